@@ -1,0 +1,551 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from '../store/db.js';
+import { getSetting } from '../store/db.js';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import type { ItemRow } from '../catalogue/items.js';
+import type { PatronRow } from '../patrons/patrons.js';
+import { Calendars, addDays, daysBetween, localDate, zonedTimeToUtc, type DueDateStrategy } from './calendar.js';
+import { PolicyBook, type Policy } from './policy.js';
+import { REASONS, type ReasonCode } from './reasons.js';
+
+export type Channel = 'kiosk' | 'sip2' | 'desk' | 'opac' | 'system';
+
+export interface OpContext {
+  channel: Channel;
+  /** Branch where the operation happens (the kiosk's, the SIP2 login's, the desk's). */
+  branchId: string;
+  /** Staff user, device or patron acting, for the event log. */
+  actor?: string;
+  /** Client transaction id: a retried request with the same id returns the first result. */
+  txnId?: string;
+  /** Effective time for offline backlog (SIP2 no-block transactions); defaults to the clock. */
+  at?: Date;
+}
+
+export type PatronRef = { cardNumber: string } | { cardTagUid: string } | { patronId: number };
+export type ItemRef = { barcode: string } | { tagUid: string } | { itemId: number };
+
+export interface Refusal {
+  ok: false;
+  code: ReasonCode;
+  message: { en: string; zh: string };
+  detail?: Record<string, unknown>;
+  replayed?: boolean;
+}
+export type Result<T> = ({ ok: true; replayed?: boolean } & T) | Refusal;
+
+export interface LoanView {
+  id: number; itemId: number; barcode: string; recordId: number; title: string; patronId: number | null;
+  branchId: string; checkedOutAt: string; dueAt: string; renewals: number; closedAt: string | null;
+}
+export interface ItemBrief { id: number; barcode: string; recordId: number; title: string; status: string; location: string | null; callNumber: string | null }
+export type Disposition =
+  | { action: 'reshelve'; branchId: string; location: string | null }
+  | { action: 'hold_shelf'; branchId: string; holdId: number; patronId: number; pickupDeadline: string }
+  | { action: 'transit'; branchId: string; to: string; holdId?: number };
+
+export interface CheckoutData { loan: LoanView; item: ItemBrief; patronId: number; dueAt: string; renewal: boolean; fulfilledHoldId: number | null }
+export interface CheckinData { item: ItemBrief; loan: LoanView | null; wasOnLoan: boolean; fineCents: number; disposition: Disposition; foundLost: boolean }
+export interface RenewData { loan: LoanView; item: ItemBrief; dueAt: string }
+export interface RenewAllData { renewed: RenewData[]; refused: { barcode: string; code: ReasonCode; message: { en: string; zh: string } }[] }
+export interface HoldView { id: number; recordId: number; title: string; patronId: number; pickupBranch: string; itemId: number | null; status: string; placedAt: string; expiresAt: string | null; pickupDeadline: string | null; queuePosition: number | null }
+export interface HoldData { hold: HoldView }
+export interface CancelHoldData { hold: HoldView; releasedItem: { barcode: string } | null }
+export interface LostData { item: ItemBrief; feeCents: number; loan: LoanView | null }
+export interface PayData { paidCents: number; balanceCents: number }
+
+export type PatronBlock = Extract<ReasonCode, 'CARD_EXPIRED' | 'CARD_LOST' | 'PATRON_BLOCKED' | 'MAX_LOANS_REACHED' | 'TOO_MANY_OVERDUE' | 'FINES_OVER_LIMIT'>;
+export interface PatronStatus {
+  patronId: number; cardNumber: string; name: string; category: string; blocks: PatronBlock[];
+  loans: number; overdue: number; holdsWaiting: number; holdsReady: number; balanceCents: number; expiryDate: string;
+  blockedReason: string | null;
+}
+
+export interface CircEvent {
+  id: number; ts: string; op: string; outcome: 'ok' | 'refused'; reason: string | null; channel: Channel; actor: string | null;
+  branchId: string; patronId: number | null; itemId: number | null; loanId: number | null; holdId: number | null;
+  detail: Record<string, unknown> | null;
+}
+
+interface LoanRow { id: number; item_id: number; patron_id: number | null; branch_id: string; checked_out_at: string; due_at: string; renewals: number; closed_at: string | null }
+interface HoldRow { id: number; record_id: number; patron_id: number; pickup_branch: string; item_id: number | null; status: string; placed_at: string; expires_at: string | null; pickup_deadline: string | null }
+
+/** Ties an operation's outcome to the subjects the event log records. */
+interface Outcome<T> { result: Result<T>; patronId?: number | null; itemId?: number | null; loanId?: number | null; holdId?: number | null; detail?: Record<string, unknown> }
+
+class Refused extends Error {
+  constructor(readonly code: ReasonCode, readonly subjects: { patronId?: number | null; itemId?: number | null }, readonly detail?: Record<string, unknown>) {
+    super(code);
+  }
+}
+const refuse = (code: ReasonCode, subjects: { patronId?: number | null; itemId?: number | null } = {}, detail?: Record<string, unknown>): never => {
+  throw new Refused(code, subjects, detail);
+};
+export const refusal = (code: ReasonCode, detail?: Record<string, unknown>): Refusal =>
+  ({ ok: false, code, message: REASONS[code], ...(detail ? { detail } : {}) });
+
+const ACTIVE_HOLD = "status IN ('waiting', 'in_transit', 'ready')";
+
+/**
+ * The one circulation core: kiosks, SIP2, the staff desk and the online catalogue all call these
+ * operations. Each runs in one immediate SQLite transaction, is logged as a circulation event (granted
+ * or refused), and is idempotent on its client transaction id.
+ */
+export class Circulation {
+  readonly calendars: Calendars;
+  private policies: PolicyBook;
+  private readonly listeners = new Set<(e: CircEvent) => void>();
+  private readonly s: ReturnType<typeof prepare>;
+  private readonly holdExpiryDays: number;
+  private readonly holdPickupDays: number;
+
+  constructor(private readonly db: Db, private readonly clock: Clock = systemClock) {
+    this.calendars = new Calendars(db, getSetting(db, 'time_zone', 'UTC'), getSetting<DueDateStrategy>(db, 'due_date_strategy', 'next_open_day'));
+    this.policies = PolicyBook.load(db);
+    this.holdExpiryDays = getSetting(db, 'hold_expiry_days', 180);
+    this.holdPickupDays = getSetting(db, 'hold_pickup_days', 7);
+    this.s = prepare(db);
+  }
+
+  get timeZone() { return this.calendars.timeZone; }
+
+  /** Call after policies, calendars or branches change. */
+  reload() {
+    this.policies = PolicyBook.load(this.db);
+    this.calendars.invalidate();
+  }
+
+  policyFor(branchId: string, category: string, itemType: string): Policy {
+    return this.policies.resolve(branchId, category, itemType);
+  }
+
+  /** Listeners run after the transaction commits; a throwing listener does not undo the operation. */
+  onEvent(listener: (e: CircEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- lookups ---------------------------------------------------------------------------------
+
+  private patronRow(ref: PatronRef): PatronRow | undefined {
+    if ('patronId' in ref) return this.s.patronById.get(ref.patronId) as PatronRow | undefined;
+    if ('cardNumber' in ref) return this.s.patronByCard.get(ref.cardNumber) as PatronRow | undefined;
+    return this.s.patronByTag.get(ref.cardTagUid) as PatronRow | undefined;
+  }
+
+  private itemRow(ref: ItemRef): (ItemRow & { title: string }) | undefined {
+    if ('itemId' in ref) return this.s.itemById.get(ref.itemId) as (ItemRow & { title: string }) | undefined;
+    if ('barcode' in ref) return this.s.itemByBarcode.get(ref.barcode) as (ItemRow & { title: string }) | undefined;
+    return this.s.itemByTag.get(ref.tagUid) as (ItemRow & { title: string }) | undefined;
+  }
+
+  private requirePatron(ref: PatronRef): PatronRow {
+    return this.patronRow(ref) ?? refuse('PATRON_NOT_FOUND', {}, { ref });
+  }
+
+  private requireItem(ref: ItemRef, patronId?: number): ItemRow & { title: string } {
+    return this.itemRow(ref) ?? refuse('ITEM_NOT_FOUND', { patronId }, { ref });
+  }
+
+  private balance(patronId: number): number {
+    return (this.s.balance.get(patronId) as { b: number }).b;
+  }
+
+  /** The blocks that stand against a patron now, in the order a desk would explain them. */
+  private blocks(p: PatronRow, policy: Policy, now: Date, forCheckout: boolean): PatronBlock[] {
+    const out: PatronBlock[] = [];
+    if (p.card_lost) out.push('CARD_LOST');
+    if (p.blocked_reason !== null) out.push('PATRON_BLOCKED');
+    if (p.expiry_date < this.calendars.today(now)) out.push('CARD_EXPIRED');
+    const { overdue, loans } = this.s.loanCounts.get(now.toISOString(), p.id) as { overdue: number; loans: number };
+    if (overdue >= policy.blockOverdueItems) out.push('TOO_MANY_OVERDUE');
+    if (policy.blockFinesCents > 0 && this.balance(p.id) >= policy.blockFinesCents) out.push('FINES_OVER_LIMIT');
+    if (forCheckout && loans >= policy.maxLoans) out.push('MAX_LOANS_REACHED');
+    return out;
+  }
+
+  /** What a kiosk or SIP2 patron status shows: blocks and counts. Not an operation; not logged. */
+  patronStatus(ref: PatronRef, branchId: string): PatronStatus | null {
+    const p = this.patronRow(ref);
+    if (!p) return null;
+    const now = this.clock.now();
+    const policy = this.policies.resolve(branchId, p.category, '*');
+    const c = this.s.loanCounts.get(now.toISOString(), p.id) as { overdue: number; loans: number };
+    const h = this.s.holdCounts.get(p.id) as { waiting: number; ready: number };
+    return {
+      patronId: p.id, cardNumber: p.card_number, name: p.name, category: p.category, blocks: this.blocks(p, policy, now, true),
+      loans: c.loans, overdue: c.overdue, holdsWaiting: h.waiting, holdsReady: h.ready, balanceCents: this.balance(p.id),
+      expiryDate: p.expiry_date, blockedReason: p.blocked_reason,
+    };
+  }
+
+  // ---- the transaction frame -------------------------------------------------------------------
+
+  private run<T>(op: string, ctx: OpContext, body: (now: Date) => Outcome<T>): Result<T> {
+    let event: CircEvent | null = null;
+    const result = this.db.transaction((): Result<T> => {
+      if (ctx.txnId !== undefined) {
+        const prior = this.s.getTxn.get(ctx.txnId) as { op: string; result: string } | undefined;
+        if (prior) {
+          if (prior.op !== op) return refusal('TXN_ID_REUSED', { txnId: ctx.txnId, op: prior.op });
+          return { ...(JSON.parse(prior.result) as Result<T>), replayed: true };
+        }
+      }
+      const now = ctx.at ?? this.clock.now();
+      let outcome: Outcome<T>;
+      try {
+        outcome = body(now);
+      } catch (e) {
+        if (!(e instanceof Refused)) throw e;
+        outcome = { result: refusal(e.code, e.detail), patronId: e.subjects.patronId, itemId: e.subjects.itemId };
+      }
+      const { result: r } = outcome;
+      const ts = now.toISOString();
+      const detail = outcome.detail ?? (r.ok ? null : (r.detail ?? null));
+      const info = this.s.insertEvent.run(ts, op, r.ok ? 'ok' : 'refused', r.ok ? null : r.code, ctx.channel, ctx.actor ?? null,
+        ctx.branchId, outcome.patronId ?? null, outcome.itemId ?? null, outcome.loanId ?? null, outcome.holdId ?? null,
+        detail ? JSON.stringify(detail) : null);
+      event = {
+        id: Number(info.lastInsertRowid), ts, op, outcome: r.ok ? 'ok' : 'refused', reason: r.ok ? null : r.code, channel: ctx.channel,
+        actor: ctx.actor ?? null, branchId: ctx.branchId, patronId: outcome.patronId ?? null, itemId: outcome.itemId ?? null,
+        loanId: outcome.loanId ?? null, holdId: outcome.holdId ?? null, detail,
+      };
+      if (ctx.txnId !== undefined) this.s.insertTxn.run(ctx.txnId, op, JSON.stringify(r), ts);
+      return r;
+    }).immediate();
+    if (event) for (const l of this.listeners) { try { l(event); } catch (e) { console.error('circulation listener failed:', e); } }
+    return result;
+  }
+
+  // ---- views -----------------------------------------------------------------------------------
+
+  private loanView(loanId: number): LoanView {
+    const r = this.s.loanView.get(loanId) as LoanRow & { barcode: string; record_id: number; title: string };
+    return {
+      id: r.id, itemId: r.item_id, barcode: r.barcode, recordId: r.record_id, title: r.title, patronId: r.patron_id, branchId: r.branch_id,
+      checkedOutAt: r.checked_out_at, dueAt: r.due_at, renewals: r.renewals, closedAt: r.closed_at,
+    };
+  }
+
+  private itemBrief(itemId: number): ItemBrief {
+    const r = this.s.itemById.get(itemId) as ItemRow & { title: string };
+    return { id: r.id, barcode: r.barcode, recordId: r.record_id, title: r.title, status: r.status, location: r.location, callNumber: r.call_number };
+  }
+
+  holdView(holdId: number): HoldView {
+    const r = this.s.holdView.get(holdId) as HoldRow & { title: string };
+    const position = r.status === 'waiting' ? (this.s.holdPosition.get(r.record_id, r.placed_at, r.placed_at, r.id) as { n: number }).n + 1 : null;
+    return {
+      id: r.id, recordId: r.record_id, title: r.title, patronId: r.patron_id, pickupBranch: r.pickup_branch, itemId: r.item_id,
+      status: r.status, placedAt: r.placed_at, expiresAt: r.expires_at, pickupDeadline: r.pickup_deadline, queuePosition: position,
+    };
+  }
+
+  // ---- operations ------------------------------------------------------------------------------
+
+  checkout(patronRef: PatronRef, itemRef: ItemRef, ctx: OpContext): Result<CheckoutData> {
+    return this.run<CheckoutData>('checkout', ctx, (now) => {
+      const p = this.requirePatron(patronRef);
+      const item = this.requireItem(itemRef, p.id);
+      const subjects = { patronId: p.id, itemId: item.id };
+      const open = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
+      if (open) {
+        // Koha and Evergreen: checking out what the patron already has is a renewal.
+        if (open.patron_id === p.id) {
+          const renewed = this.renewLoan(p, item, open, now, ctx);
+          return { ...renewed, result: renewed.result.ok ? { ...renewed.result, patronId: p.id, renewal: true, fulfilledHoldId: null } : renewed.result } as Outcome<CheckoutData>;
+        }
+        refuse('ITEM_ON_LOAN', subjects);
+      }
+      const trapped = this.s.trappedHoldForItem.get(item.id) as HoldRow | undefined;
+      if (trapped && trapped.patron_id !== p.id) refuse('ITEM_ON_HOLD_FOR_OTHER', subjects, { holdId: trapped.id });
+      if (['lost', 'missing', 'withdrawn', 'in_processing'].includes(item.status)) refuse('ITEM_NOT_AVAILABLE', subjects, { status: item.status });
+      const policy = this.policies.resolve(ctx.branchId, p.category, item.item_type);
+      if (policy.inLibraryOnly) refuse('IN_LIBRARY_USE_ONLY', subjects);
+      const blocks = this.blocks(p, policy, now, true);
+      if (blocks.length) refuse(blocks[0]!, subjects, blocks.length > 1 ? { blocks } : undefined);
+
+      const dueAt = this.calendars.dueAt(ctx.branchId, now, policy.loanDays).toISOString();
+      const loanId = Number(this.s.insertLoan.run(item.id, p.id, ctx.branchId, now.toISOString(), dueAt, ctx.channel).lastInsertRowid);
+      this.s.setItemState.run('on_loan', ctx.branchId, null, now.toISOString(), item.id);
+      // A hold this patron had on the title is filled by this loan, trapped on this item or not.
+      const filled = (trapped ?? this.s.firstActiveHoldOfPatron.get(item.record_id, p.id)) as HoldRow | undefined;
+      if (filled) this.s.closeHold.run('fulfilled', now.toISOString(), filled.id);
+      const loan = this.loanView(loanId);
+      return {
+        result: { ok: true, loan, item: this.itemBrief(item.id), patronId: p.id, dueAt, renewal: false, fulfilledHoldId: filled?.id ?? null },
+        ...subjects, loanId, holdId: filled?.id ?? null, detail: { barcode: item.barcode, dueAt },
+      };
+    });
+  }
+
+  checkin(itemRef: ItemRef, ctx: OpContext): Result<CheckinData> {
+    return this.run<CheckinData>('checkin', ctx, (now) => {
+      const item = this.requireItem(itemRef);
+      const ts = now.toISOString();
+      const open = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
+      let fineCents = 0;
+      if (open) {
+        this.s.closeLoan.run(ts, 'returned', ctx.branchId, open.id);
+        fineCents = open.patron_id !== null ? this.chargeOverdue(open, item, now) : 0;
+      }
+      const foundLost = item.status === 'lost' || item.status === 'missing';
+      const disposition = this.route(item, ctx.branchId, now);
+      return {
+        result: { ok: true, item: this.itemBrief(item.id), loan: open ? this.loanView(open.id) : null, wasOnLoan: !!open, fineCents, disposition, foundLost },
+        patronId: open?.patron_id ?? null, itemId: item.id, loanId: open?.id ?? null,
+        holdId: 'holdId' in disposition ? disposition.holdId ?? null : null,
+        detail: { barcode: item.barcode, disposition: disposition.action, ...(fineCents ? { fineCents } : {}) },
+      };
+    });
+  }
+
+  /** Overdue fine for a returned loan: whole local days late; none within the grace days. */
+  private chargeOverdue(loan: LoanRow, item: ItemRow, now: Date): number {
+    const patron = this.s.patronById.get(loan.patron_id) as PatronRow | undefined;
+    if (!patron) return 0;
+    const policy = this.policies.resolve(loan.branch_id, patron.category, item.item_type);
+    if (policy.finePerDayCents === 0) return 0;
+    const tz = this.calendars.timeZone;
+    const late = daysBetween(localDate(new Date(loan.due_at), tz), localDate(now, tz));
+    if (late <= policy.graceDays) return 0;
+    const uncapped = late * policy.finePerDayCents;
+    const fine = policy.maxFineCents > 0 ? Math.min(uncapped, policy.maxFineCents) : uncapped; // 0 = no cap
+    this.s.insertFee.run(patron.id, loan.id, 'overdue', fine, now.toISOString(), `${late} days late`);
+    return fine;
+  }
+
+  /**
+   * Where a returned (or re-scanned) item goes: to the hold shelf here when the title's first waiting
+   * hold is picked up here, to transit for a hold elsewhere or for its home branch, else back on the shelf.
+   */
+  private route(item: ItemRow, branchId: string, now: Date): Disposition {
+    const ts = now.toISOString();
+    const trapped = this.s.trappedHoldForItem.get(item.id) as HoldRow | undefined;
+    const hold = trapped ?? (this.s.firstWaitingHold.get(item.record_id, ts) as HoldRow | undefined);
+    if (hold) {
+      if (hold.pickup_branch === branchId) {
+        const deadline = hold.pickup_deadline ?? zonedTimeToUtc(
+          this.calendars.dueDate(branchId, now, this.holdPickupDays), '23:59:59', this.calendars.timeZone).toISOString();
+        this.s.trapHold.run(item.id, 'ready', deadline, hold.id);
+        this.s.setItemState.run('on_hold_shelf', branchId, null, ts, item.id);
+        return { action: 'hold_shelf', branchId, holdId: hold.id, patronId: hold.patron_id, pickupDeadline: deadline };
+      }
+      this.s.trapHold.run(item.id, 'in_transit', null, hold.id);
+      this.s.setItemState.run('in_transit', branchId, hold.pickup_branch, ts, item.id);
+      return { action: 'transit', branchId, to: hold.pickup_branch, holdId: hold.id };
+    }
+    if (item.home_branch !== branchId) {
+      this.s.setItemState.run('in_transit', branchId, item.home_branch, ts, item.id);
+      return { action: 'transit', branchId, to: item.home_branch };
+    }
+    this.s.setItemState.run('available', branchId, null, ts, item.id);
+    return { action: 'reshelve', branchId, location: item.location };
+  }
+
+  private renewLoan(p: PatronRow, item: ItemRow & { title: string }, loan: LoanRow, now: Date, ctx: OpContext): Outcome<RenewData> {
+    const subjects = { patronId: p.id, itemId: item.id };
+    const policy = this.policies.resolve(loan.branch_id, p.category, item.item_type);
+    const blocks = this.blocks(p, policy, now, false);
+    if (blocks.length) refuse(blocks[0]!, subjects);
+    if (loan.renewals >= policy.renewals) refuse('RENEWAL_LIMIT', subjects, { renewals: loan.renewals, allowed: policy.renewals });
+    const waiting = this.s.otherWaitingHolds.get(item.record_id, p.id) as { n: number };
+    if (waiting.n > 0) refuse('ITEM_HAS_HOLDS', subjects, { holds: waiting.n });
+    const proposed = this.calendars.dueAt(ctx.branchId, now, policy.renewalDays).toISOString();
+    const dueAt = proposed > loan.due_at ? proposed : loan.due_at; // a renewal never shortens a loan
+    this.s.renewLoan.run(dueAt, loan.id);
+    return {
+      result: { ok: true, loan: this.loanView(loan.id), item: this.itemBrief(item.id), dueAt },
+      ...subjects, loanId: loan.id, detail: { barcode: item.barcode, dueAt, renewals: loan.renewals + 1 },
+    };
+  }
+
+  renew(patronRef: PatronRef, itemRef: ItemRef, ctx: OpContext): Result<RenewData> {
+    return this.run<RenewData>('renew', ctx, (now) => {
+      const p = this.requirePatron(patronRef);
+      const item = this.requireItem(itemRef, p.id);
+      const loan = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
+      if (!loan) return refuse('ITEM_NOT_ON_LOAN', { patronId: p.id, itemId: item.id });
+      if (loan.patron_id !== p.id) return refuse('NOT_LOANED_TO_PATRON', { patronId: p.id, itemId: item.id });
+      return this.renewLoan(p, item, loan, now, ctx);
+    });
+  }
+
+  renewAll(patronRef: PatronRef, ctx: OpContext): Result<RenewAllData> {
+    return this.run<RenewAllData>('renew_all', ctx, (now) => {
+      const p = this.requirePatron(patronRef);
+      const renewed: RenewData[] = [];
+      const refused: RenewAllData['refused'] = [];
+      for (const loan of this.s.openLoansOfPatron.all(p.id) as LoanRow[]) {
+        const item = this.s.itemById.get(loan.item_id) as ItemRow & { title: string };
+        try {
+          const r = this.renewLoan(p, item, loan, now, ctx).result;
+          if (r.ok) renewed.push(r);
+        } catch (e) {
+          if (!(e instanceof Refused)) throw e;
+          refused.push({ barcode: item.barcode, code: e.code, message: REASONS[e.code] });
+        }
+      }
+      return { result: { ok: true, renewed, refused }, patronId: p.id, detail: { renewed: renewed.length, refused: refused.length } };
+    });
+  }
+
+  placeHold(patronRef: PatronRef, recordId: number, pickupBranch: string, ctx: OpContext, expiresAt?: string): Result<HoldData> {
+    return this.run<HoldData>('place_hold', ctx, (now) => {
+      const p = this.requirePatron(patronRef);
+      const subjects = { patronId: p.id };
+      if (!this.s.recordExists.get(recordId)) refuse('RECORD_NOT_FOUND', subjects, { recordId });
+      if (!this.s.branchExists.get(pickupBranch)) refuse('BRANCH_NOT_FOUND', subjects, { branchId: pickupBranch });
+      const types = (this.s.lendableItemTypes.all(recordId) as { item_type: string }[]).map((r) => r.item_type);
+      if (types.length === 0) refuse('RECORD_NOT_HOLDABLE', subjects, { recordId });
+      const policy = this.policies.resolve(pickupBranch, p.category, types[0]!);
+      const blocks = this.blocks(p, policy, now, false);
+      if (blocks.length) refuse(blocks[0]!, subjects);
+      if (!types.some((t) => this.policies.resolve(pickupBranch, p.category, t).holdsAllowed)) refuse('HOLDS_NOT_ALLOWED', subjects, { recordId });
+      if (this.s.firstActiveHoldOfPatron.get(recordId, p.id)) refuse('HOLD_ALREADY_PLACED', subjects, { recordId });
+      if (this.s.patronHasRecordOnLoan.get(p.id, recordId)) refuse('ALREADY_ON_LOAN_TO_PATRON', subjects, { recordId });
+      if ((this.s.holdCounts.get(p.id) as { waiting: number; ready: number; active: number }).active >= policy.maxHolds) {
+        refuse('MAX_HOLDS_REACHED', subjects, { max: policy.maxHolds });
+      }
+      const expires = expiresAt ?? zonedTimeToUtc(addDays(this.calendars.today(now), this.holdExpiryDays), '23:59:59', this.calendars.timeZone).toISOString();
+      const holdId = Number(this.s.insertHold.run(recordId, p.id, pickupBranch, now.toISOString(), expires).lastInsertRowid);
+      return { result: { ok: true, hold: this.holdView(holdId) }, ...subjects, holdId, detail: { recordId, pickupBranch } };
+    });
+  }
+
+  /** Cancels a hold; a patron may cancel only their own (pass patronRef), staff any. */
+  cancelHold(holdId: number, ctx: OpContext, patronRef?: PatronRef): Result<CancelHoldData> {
+    return this.run<CancelHoldData>('cancel_hold', ctx, (now) => {
+      const hold = this.s.holdById.get(holdId) as HoldRow | undefined;
+      const owner = patronRef ? this.requirePatron(patronRef) : undefined;
+      if (!hold || (owner && owner.id !== hold.patron_id)) return refuse('HOLD_NOT_FOUND', { patronId: owner?.id }, { holdId });
+      if (!['waiting', 'in_transit', 'ready'].includes(hold.status)) refuse('HOLD_NOT_ACTIVE', { patronId: hold.patron_id }, { status: hold.status });
+      this.s.closeHold.run('cancelled', now.toISOString(), hold.id);
+      const released = hold.item_id !== null ? this.releaseTrappedItem(hold.item_id, now) : null;
+      return {
+        result: { ok: true, hold: this.holdView(hold.id), releasedItem: released }, patronId: hold.patron_id, itemId: hold.item_id, holdId: hold.id,
+      };
+    });
+  }
+
+  /** A trapped item whose hold ended becomes available; staff check it in again to route it. */
+  private releaseTrappedItem(itemId: number, now: Date): { barcode: string } | null {
+    const item = this.s.itemById.get(itemId) as ItemRow;
+    if (item.status !== 'on_hold_shelf' && item.status !== 'in_transit') return null;
+    this.s.setItemState.run('available', item.current_branch, null, now.toISOString(), item.id);
+    return { barcode: item.barcode };
+  }
+
+  /** Marks an item lost; when on loan, closes the loan and charges the borrower the replacement fee. */
+  markLost(itemRef: ItemRef, ctx: OpContext): Result<LostData> {
+    return this.run<LostData>('mark_lost', ctx, (now) => {
+      const item = this.requireItem(itemRef);
+      const ts = now.toISOString();
+      const loan = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
+      let feeCents = 0;
+      if (loan) {
+        this.s.closeLoan.run(ts, 'lost', null, loan.id);
+        const patron = loan.patron_id !== null ? (this.s.patronById.get(loan.patron_id) as PatronRow | undefined) : undefined;
+        if (patron) {
+          feeCents = item.price_cents ?? this.policies.resolve(loan.branch_id, patron.category, item.item_type).lostFeeCents;
+          if (feeCents > 0) this.s.insertFee.run(patron.id, loan.id, 'lost', feeCents, ts, `lost: ${item.barcode}`);
+        }
+      }
+      const trapped = this.s.trappedHoldForItem.get(item.id) as HoldRow | undefined;
+      if (trapped) this.s.untrapHold.run(trapped.id); // its patron goes back to waiting for another copy
+      this.s.setItemState.run('lost', item.current_branch, null, ts, item.id);
+      return {
+        result: { ok: true, item: this.itemBrief(item.id), feeCents, loan: loan ? this.loanView(loan.id) : null },
+        patronId: loan?.patron_id ?? null, itemId: item.id, loanId: loan?.id ?? null, detail: { barcode: item.barcode, feeCents },
+      };
+    });
+  }
+
+  /** Pays toward the patron's open fees, oldest first. */
+  payFee(patronRef: PatronRef, amountCents: number, ctx: OpContext): Result<PayData> {
+    return this.run<PayData>('pay_fee', ctx, (now) => {
+      const p = this.requirePatron(patronRef);
+      if (!Number.isSafeInteger(amountCents) || amountCents <= 0) refuse('PAYMENT_INVALID', { patronId: p.id }, { amountCents });
+      const balance = this.balance(p.id);
+      if (balance === 0) refuse('NO_BALANCE', { patronId: p.id });
+      if (amountCents > balance) refuse('PAYMENT_EXCEEDS_BALANCE', { patronId: p.id }, { amountCents, balanceCents: balance });
+      let left = amountCents;
+      for (const fee of this.s.openFees.all(p.id) as { id: number; owed: number }[]) {
+        const pay = Math.min(left, fee.owed);
+        this.s.payFee.run(pay, fee.id);
+        left -= pay;
+        if (left === 0) break;
+      }
+      this.s.insertPayment.run(p.id, amountCents, now.toISOString(), ctx.channel);
+      return { result: { ok: true, paidCents: amountCents, balanceCents: balance - amountCents }, patronId: p.id, detail: { amountCents } };
+    });
+  }
+
+  /** Ends waiting holds past their expiry and ready holds past their pickup deadline. */
+  expireHolds(ctx: OpContext): { expired: number; releasedItems: string[] } {
+    const now = ctx.at ?? this.clock.now();
+    const ts = now.toISOString();
+    const releasedItems: string[] = [];
+    const due = this.s.expiredHolds.all(ts, ts) as HoldRow[];
+    this.db.transaction(() => {
+      for (const h of due) {
+        this.s.closeHold.run('expired', ts, h.id);
+        this.s.insertEvent.run(ts, 'expire_hold', 'ok', null, ctx.channel, ctx.actor ?? null, ctx.branchId, h.patron_id, h.item_id, null, h.id, null);
+        if (h.item_id !== null) {
+          const released = this.releaseTrappedItem(h.item_id, now);
+          if (released) releasedItems.push(released.barcode);
+        }
+      }
+    }).immediate();
+    return { expired: due.length, releasedItems };
+  }
+}
+
+function prepare(db: Db) {
+  const itemSelect = 'SELECT item.*, record.title FROM item JOIN record ON record.id = item.record_id';
+  const q = (sql: string): Statement => db.prepare(sql);
+  return {
+    patronById: q('SELECT * FROM patron WHERE id = ?'),
+    patronByCard: q('SELECT * FROM patron WHERE card_number = ?'),
+    patronByTag: q('SELECT * FROM patron WHERE card_tag_uid = ?'),
+    itemById: q(`${itemSelect} WHERE item.id = ?`),
+    itemByBarcode: q(`${itemSelect} WHERE item.barcode = ?`),
+    itemByTag: q(`${itemSelect} WHERE item.tag_uid = ?`),
+    recordExists: q('SELECT 1 FROM record WHERE id = ?'),
+    branchExists: q('SELECT 1 FROM branch WHERE id = ?'),
+    lendableItemTypes: q("SELECT DISTINCT item_type FROM item WHERE record_id = ? AND status NOT IN ('lost', 'missing', 'withdrawn')"),
+    balance: q('SELECT coalesce(sum(amount_cents - paid_cents), 0) AS b FROM fee WHERE patron_id = ? AND paid_cents < amount_cents'),
+    openFees: q('SELECT id, amount_cents - paid_cents AS owed FROM fee WHERE patron_id = ? AND paid_cents < amount_cents ORDER BY created_at, id'),
+    payFee: q('UPDATE fee SET paid_cents = paid_cents + ? WHERE id = ?'),
+    insertPayment: q('INSERT INTO payment (patron_id, amount_cents, paid_at, channel) VALUES (?, ?, ?, ?)'),
+    insertFee: q('INSERT INTO fee (patron_id, loan_id, kind, amount_cents, created_at, note) VALUES (?, ?, ?, ?, ?, ?)'),
+    loanCounts: q('SELECT count(*) AS loans, coalesce(sum(due_at < ?), 0) AS overdue FROM loan WHERE patron_id = ? AND closed_at IS NULL'),
+    holdCounts: q(`SELECT coalesce(sum(status IN ('waiting', 'in_transit')), 0) AS waiting, coalesce(sum(status = 'ready'), 0) AS ready,
+      count(*) AS active FROM hold WHERE patron_id = ? AND ${ACTIVE_HOLD}`),
+    openLoanByItem: q('SELECT * FROM loan WHERE item_id = ? AND closed_at IS NULL'),
+    openLoansOfPatron: q('SELECT * FROM loan WHERE patron_id = ? AND closed_at IS NULL ORDER BY due_at'),
+    patronHasRecordOnLoan: q('SELECT 1 FROM loan JOIN item ON item.id = loan.item_id WHERE loan.patron_id = ? AND item.record_id = ? AND loan.closed_at IS NULL'),
+    insertLoan: q('INSERT INTO loan (item_id, patron_id, branch_id, checked_out_at, due_at, channel) VALUES (?, ?, ?, ?, ?, ?)'),
+    closeLoan: q('UPDATE loan SET closed_at = ?, close_reason = ?, return_branch = ? WHERE id = ?'),
+    renewLoan: q('UPDATE loan SET due_at = ?, renewals = renewals + 1 WHERE id = ?'),
+    loanView: q('SELECT loan.*, item.barcode, item.record_id, record.title FROM loan JOIN item ON item.id = loan.item_id JOIN record ON record.id = item.record_id WHERE loan.id = ?'),
+    setItemState: q('UPDATE item SET status = ?, current_branch = ?, transit_to = ?, updated_at = ? WHERE id = ?'),
+    trappedHoldForItem: q("SELECT * FROM hold WHERE item_id = ? AND status IN ('in_transit', 'ready')"),
+    firstWaitingHold: q("SELECT * FROM hold WHERE record_id = ? AND status = 'waiting' AND (expires_at IS NULL OR expires_at > ?) ORDER BY placed_at, id LIMIT 1"),
+    firstActiveHoldOfPatron: q(`SELECT * FROM hold WHERE record_id = ? AND patron_id = ? AND ${ACTIVE_HOLD} ORDER BY placed_at LIMIT 1`),
+    otherWaitingHolds: q(`SELECT count(*) AS n FROM hold WHERE record_id = ? AND patron_id <> ? AND ${ACTIVE_HOLD} AND item_id IS NULL`),
+    holdById: q('SELECT * FROM hold WHERE id = ?'),
+    holdView: q('SELECT hold.*, record.title FROM hold JOIN record ON record.id = hold.record_id WHERE hold.id = ?'),
+    holdPosition: q("SELECT count(*) AS n FROM hold WHERE record_id = ? AND status = 'waiting' AND (placed_at < ? OR (placed_at = ? AND id < ?))"),
+    insertHold: q("INSERT INTO hold (record_id, patron_id, pickup_branch, status, placed_at, expires_at) VALUES (?, ?, ?, 'waiting', ?, ?)"),
+    trapHold: q('UPDATE hold SET item_id = ?, status = ?, pickup_deadline = ? WHERE id = ?'),
+    untrapHold: q("UPDATE hold SET item_id = NULL, status = 'waiting', pickup_deadline = NULL WHERE id = ?"),
+    closeHold: q('UPDATE hold SET status = ?, closed_at = ? WHERE id = ?'),
+    expiredHolds: q("SELECT * FROM hold WHERE (status = 'waiting' AND expires_at <= ?) OR (status = 'ready' AND pickup_deadline <= ?)"),
+    insertEvent: q(`INSERT INTO circ_event (ts, op, outcome, reason, channel, actor, branch_id, patron_id, item_id, loan_id, hold_id, detail)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getTxn: q('SELECT op, result FROM client_txn WHERE txn_id = ?'),
+    insertTxn: q('INSERT INTO client_txn (txn_id, op, result, at) VALUES (?, ?, ?, ?)'),
+  };
+}
