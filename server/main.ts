@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { openDb, type Db } from './store/db.js';
+import { dbFile, type Config } from './config.js';
+import { Circulation } from './circulation/circulation.js';
+import { EventBus } from './bus.js';
+import { startBroker, type EmbeddedBroker } from './mqtt/broker.js';
+import { MqttLink } from './mqtt/link.js';
+import { createApp } from './http/app.js';
+import { seedDemo, type SeedSummary } from './seed/demo.js';
+import { systemClock, type Clock } from './clock.js';
+import { VERSION } from './version.js';
+
+const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+export interface StartOptions {
+  clock?: Clock;
+  onProgress?: (step: string, done: number, total: number) => void;
+  log?: (line: string) => void;
+}
+
+export interface Running {
+  config: Config;
+  db: Db;
+  circulation: Circulation;
+  bus: EventBus;
+  link: MqttLink;
+  broker: EmbeddedBroker | null;
+  httpUrl: string;
+  mqttUrl: string;
+  mqttWsUrl: string | null;
+  seeded: SeedSummary | null;
+  credentialsFile: string;
+  children: ChildProcess[];
+  stop(): Promise<void>;
+}
+
+const isEmpty = (db: Db) => !db.prepare('SELECT 1 FROM record LIMIT 1').get() && !db.prepare('SELECT 1 FROM patron LIMIT 1').get();
+
+/**
+ * The composition root of the server process: store, circulation core, broker (embedded or external),
+ * MQTT link, HTTP API; with the demo on, it seeds an empty library and starts the site's gateway.
+ */
+export async function startShelfsense(config: Config, opts: StartOptions = {}): Promise<Running> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const clock = opts.clock ?? systemClock;
+  const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => { for (const s of stops.reverse()) { try { await s(); } catch (e) { console.error('stop failed:', e); } } };
+  try {
+    const db = openDb(dbFile(config), { synchronous: config.db.synchronous });
+    stops.push(() => { db.close(); });
+
+    const credentialsFile = join(config.dataDir, 'demo-credentials.json');
+    let seeded: SeedSummary | null = null;
+    if (config.demo.seed && isEmpty(db)) {
+      log('Seeding the demo library…');
+      seeded = await seedDemo(db, { seed: config.demo.seedNumber, now: clock.now(), onProgress: opts.onProgress });
+      writeFileSync(credentialsFile, JSON.stringify(seeded.credentials, null, 2));
+      chmodSync(credentialsFile, 0o600);
+    }
+
+    const bus = new EventBus();
+    const circulation = new Circulation(db, clock);
+    circulation.onEvent((e) => bus.emit('circulation', e));
+
+    let broker: EmbeddedBroker | null = null;
+    if (config.mqtt.embedded) {
+      broker = await startBroker({ host: config.mqtt.host, port: config.mqtt.port, wsPort: config.mqtt.wsPort, username: config.mqtt.username, password: config.mqtt.password });
+      stops.push(() => broker!.close());
+    }
+    const mqttUrl = broker?.url ?? config.mqtt.url;
+    if (!mqttUrl) throw new Error('mqtt.embedded is false but no mqtt.url is configured (SHELFSENSE_MQTT_URL)');
+    const link = new MqttLink({ url: mqttUrl, site: config.site, username: config.mqtt.username, password: config.mqtt.password, version: VERSION }, bus);
+    await link.start();
+    stops.push(() => link.stop());
+
+    const housekeeping = setInterval(() => {
+      try { circulation.expireHolds({ channel: 'system', branchId: '*', actor: 'housekeeping' }); }
+      catch (e) { console.error('hold expiry failed:', e); }
+    }, 3_600_000);
+    housekeeping.unref();
+    stops.push(() => clearInterval(housekeeping));
+
+    const app = createApp({ db, circulation, bus, config, clock, health: () => ({ mqtt: link.status() }) });
+    const server: ServerType = await new Promise((resolveServer, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolveServer(s));
+      s.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
+        ? new Error(`HTTP port ${config.http.port} on ${config.http.host} is already in use (set SHELFSENSE_HTTP_PORT)`) : e));
+    });
+    stops.push(() => new Promise<void>((r) => { (server as any).closeAllConnections?.(); server.close(() => r()); }));
+    const httpUrl = `http://${config.http.host}:${(server.address() as AddressInfo).port}`;
+
+    const children: ChildProcess[] = [];
+    if (config.demo.devices) {
+      const gatewayIds = (db.prepare("SELECT id FROM device WHERE kind = 'gateway' ORDER BY id").all() as { id: string }[]).map((r) => r.id);
+      for (const gatewayId of gatewayIds.length ? gatewayIds : ['gw-1']) {
+        children.push(spawnProcess('gateway/main.ts', {
+          SHELFSENSE_SITE: config.site, SHELFSENSE_GATEWAY_ID: gatewayId, SHELFSENSE_MQTT_URL: mqttUrl,
+          ...(config.mqtt.username ? { SHELFSENSE_MQTT_USERNAME: config.mqtt.username, SHELFSENSE_MQTT_PASSWORD: config.mqtt.password ?? '' } : {}),
+        }));
+      }
+      stops.push(() => Promise.all(children.map(stopChild)).then(() => undefined));
+    }
+
+    return {
+      config, db, circulation, bus, link, broker, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
+      credentialsFile, children, stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+export function readDemoCredentials(file: string): SeedSummary['credentials'] | null {
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+}
+
+function spawnProcess(entry: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/run-ts.mjs'), join(PROJECT_ROOT, entry)], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') console.error(`${entry} exited (${signal ?? code})`);
+  });
+  return child;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveExit) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => { clearTimeout(timer); resolveExit(); });
+    child.kill('SIGTERM');
+  });
+}
