@@ -60,10 +60,14 @@ export const daysBetween = (a: string, b: string) => Math.round((Date.parse(`${b
 export class Calendars {
   private branches = new Map<string, BranchCalendar>();
   private loaded = false;
+  // Memos: Intl time-zone conversion is the costly part of a checkout, and the answers repeat all day.
+  private todayCache = { from: 0, to: 0, date: '' };
+  private readonly dueDates = new Map<string, string>();
+  private readonly endsOfDay = new Map<string, number>();
 
   constructor(private readonly db: Db, readonly timeZone: string, readonly strategy: DueDateStrategy) {}
 
-  invalidate() { this.loaded = false; }
+  invalidate() { this.loaded = false; this.dueDates.clear(); }
 
   private load() {
     this.branches.clear();
@@ -96,13 +100,44 @@ export class Calendars {
   }
 
   today(now: Date): string {
-    return localDate(now, this.timeZone);
+    const ms = now.getTime();
+    const c = this.todayCache;
+    if (ms >= c.from && ms < c.to) return c.date;
+    const date = localDate(now, this.timeZone);
+    // Remember the instants this local date spans, unless the zone skips its midnight (then ask every time).
+    const from = zonedTimeToUtc(date, '00:00:00', this.timeZone).getTime();
+    const to = zonedTimeToUtc(addDays(date, 1), '00:00:00', this.timeZone).getTime();
+    const sound = from <= ms && ms < to && localDate(new Date(from), this.timeZone) === date && localDate(new Date(to - 1), this.timeZone) === date;
+    this.todayCache = sound ? { from, to, date } : { from: 0, to: 0, date };
+    return date;
+  }
+
+  /** The instant a local date ends (23:59:59 local time). */
+  endOfDay(date: string): Date {
+    let ms = this.endsOfDay.get(date);
+    if (ms === undefined) {
+      if (this.endsOfDay.size >= 4096) this.endsOfDay.clear();
+      ms = zonedTimeToUtc(date, '23:59:59', this.timeZone).getTime();
+      this.endsOfDay.set(date, ms);
+    }
+    return new Date(ms);
   }
 
   /** The date a loan of `days` days taken on `now` is due, moved off closed days by the strategy. */
   dueDate(branchId: string, now: Date, days: number): string {
     const start = this.today(now);
-    let date = addDays(start, days);
+    const key = `${branchId}\u0000${start}\u0000${days}`;
+    let date = this.dueDates.get(key);
+    if (date === undefined) {
+      if (this.dueDates.size >= 4096) this.dueDates.clear();
+      date = this.movedOffClosedDays(branchId, start, addDays(start, days));
+      this.dueDates.set(key, date);
+    }
+    return date;
+  }
+
+  private movedOffClosedDays(branchId: string, start: string, due: string): string {
+    let date = due;
     const b = this.branch(branchId);
     if (this.strategy === 'ignore_calendar' || !b || b.hours.size === 0) return date;
     const step = this.strategy === 'next_open_day' ? 1 : -1;
@@ -114,8 +149,23 @@ export class Calendars {
     return date;
   }
 
+  /**
+   * The date `days` open days after `now`'s local date at a branch: closed weekdays and closed dates are
+   * not counted (a branch without opening hours counts every day). Used for hold pickup deadlines.
+   */
+  openDaysAhead(branchId: string, now: Date, days: number): string {
+    let date = this.today(now);
+    const b = this.branch(branchId);
+    if (!b || b.hours.size === 0) return addDays(date, days);
+    for (let open = 0, i = 0; open < days && i < 3660; i++) {
+      date = addDays(date, 1);
+      if (this.isOpen(branchId, date)) open++;
+    }
+    return date;
+  }
+
   /** Loans are due at the end of their due date, local time. */
   dueAt(branchId: string, now: Date, days: number): Date {
-    return zonedTimeToUtc(this.dueDate(branchId, now, days), '23:59:59', this.timeZone);
+    return this.endOfDay(this.dueDate(branchId, now, days));
   }
 }

@@ -1,11 +1,11 @@
-import type { Statement } from 'better-sqlite3';
+import type { Statement, Transaction } from 'better-sqlite3';
 import type { Db } from '../store/db.js';
 import { getSetting } from '../store/db.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { ItemRow } from '../catalogue/items.js';
 import type { PatronRow } from '../patrons/patrons.js';
-import { Calendars, addDays, daysBetween, localDate, zonedTimeToUtc, type DueDateStrategy } from './calendar.js';
+import { Calendars, addDays, daysBetween, localDate, type DueDateStrategy } from './calendar.js';
 import { PolicyBook, type Policy } from './policy.js';
 import { REASONS, type ReasonCode } from './reasons.js';
 
@@ -62,6 +62,20 @@ export interface PatronStatus {
   blockedReason: string | null;
 }
 
+/** Where an item stands: its open loan, the length of its title's hold queue, and the hold it goes to next. */
+export interface ItemCirculation {
+  loan: LoanView | null;
+  holdQueueLength: number;
+  /** The hold trapped on this item (in transit or ready), else the title's first waiting hold. */
+  nextHold: HoldView | null;
+}
+export interface AccountLoan extends LoanView { overdue: boolean }
+export interface AccountHold extends HoldView { barcode: string | null }
+export interface AccountFee { id: number; kind: 'overdue' | 'lost' | 'manual'; amountCents: number; owedCents: number; createdAt: string; note: string | null; barcode: string | null }
+/** A patron's open loans, active holds and unpaid fees, oldest first. */
+export interface PatronAccount { loans: AccountLoan[]; holds: AccountHold[]; fees: AccountFee[] }
+export interface HoldChange { pickupBranch?: string; expiresAt?: string }
+
 export interface CircEvent {
   id: number; ts: string; op: string; outcome: 'ok' | 'refused'; reason: string | null; channel: Channel; actor: string | null;
   branchId: string; patronId: number | null; itemId: number | null; loanId: number | null; holdId: number | null;
@@ -87,6 +101,13 @@ export const refusal = (code: ReasonCode, detail?: Record<string, unknown>): Ref
 
 const ACTIVE_HOLD = "status IN ('waiting', 'in_transit', 'ready')";
 
+const toLoanView = (l: LoanRow, item: { barcode: string; record_id: number; title: string }): LoanView => ({
+  id: l.id, itemId: l.item_id, barcode: item.barcode, recordId: item.record_id, title: item.title, patronId: l.patron_id, branchId: l.branch_id,
+  checkedOutAt: l.checked_out_at, dueAt: l.due_at, renewals: l.renewals, closedAt: l.closed_at,
+});
+const toItemBrief = (r: ItemRow & { title: string }): ItemBrief =>
+  ({ id: r.id, barcode: r.barcode, recordId: r.record_id, title: r.title, status: r.status, location: r.location, callNumber: r.call_number });
+
 /**
  * The one circulation core: kiosks, SIP2, the staff desk and the online catalogue all call these
  * operations. Each runs in one immediate SQLite transaction, is logged as a circulation event (granted
@@ -99,6 +120,10 @@ export class Circulation {
   private readonly s: ReturnType<typeof prepare>;
   private readonly holdExpiryDays: number;
   private readonly holdPickupDays: number;
+  /** Runs a body in a transaction; made once, as better-sqlite3 builds a wrapper per db.transaction() call. */
+  private readonly tx: Transaction<(body: () => unknown) => unknown>;
+  /** Branches seen to exist; a branch referenced by loans and items cannot be deleted. */
+  private readonly knownBranches = new Set<string>();
 
   constructor(private readonly db: Db, private readonly clock: Clock = systemClock) {
     this.calendars = new Calendars(db, getSetting(db, 'time_zone', 'UTC'), getSetting<DueDateStrategy>(db, 'due_date_strategy', 'next_open_day'));
@@ -106,6 +131,7 @@ export class Circulation {
     this.holdExpiryDays = getSetting(db, 'hold_expiry_days', 180);
     this.holdPickupDays = getSetting(db, 'hold_pickup_days', 7);
     this.s = prepare(db);
+    this.tx = db.transaction((body: () => unknown) => body());
   }
 
   get timeZone() { return this.calendars.timeZone; }
@@ -114,6 +140,7 @@ export class Circulation {
   reload() {
     this.policies = PolicyBook.load(this.db);
     this.calendars.invalidate();
+    this.knownBranches.clear();
   }
 
   policyFor(branchId: string, category: string, itemType: string): Policy {
@@ -146,6 +173,13 @@ export class Circulation {
 
   private requireItem(ref: ItemRef, patronId?: number): ItemRow & { title: string } {
     return this.itemRow(ref) ?? refuse('ITEM_NOT_FOUND', { patronId }, { ref });
+  }
+
+  /** The branch an operation happens at, when the operation records it on a loan or an item. */
+  private requireBranch(branchId: string): void {
+    if (this.knownBranches.has(branchId)) return;
+    if (!this.s.branchExists.get(branchId)) refuse('BRANCH_NOT_FOUND', {}, { branchId });
+    this.knownBranches.add(branchId);
   }
 
   private balance(patronId: number): number {
@@ -184,53 +218,71 @@ export class Circulation {
 
   private run<T>(op: string, ctx: OpContext, body: (now: Date) => Outcome<T>): Result<T> {
     let event: CircEvent | null = null;
-    const result = this.db.transaction((): Result<T> => {
+    const result = this.tx.immediate((): Result<T> => {
+      let reusedBy: string | null = null;
       if (ctx.txnId !== undefined) {
         const prior = this.s.getTxn.get(ctx.txnId) as { op: string; result: string } | undefined;
-        if (prior) {
-          if (prior.op !== op) return refusal('TXN_ID_REUSED', { txnId: ctx.txnId, op: prior.op });
-          return { ...(JSON.parse(prior.result) as Result<T>), replayed: true };
-        }
+        if (prior && prior.op === op) return { ...(JSON.parse(prior.result) as Result<T>), replayed: true };
+        reusedBy = prior?.op ?? null;
       }
       const now = ctx.at ?? this.clock.now();
       let outcome: Outcome<T>;
-      try {
-        outcome = body(now);
-      } catch (e) {
-        if (!(e instanceof Refused)) throw e;
-        outcome = { result: refusal(e.code, e.detail), patronId: e.subjects.patronId, itemId: e.subjects.itemId };
+      if (reusedBy !== null) {
+        // Refused and logged, but not stored: the id stays bound to its first operation.
+        outcome = { result: refusal('TXN_ID_REUSED', { txnId: ctx.txnId, op: reusedBy }) };
+      } else {
+        try {
+          outcome = body(now);
+        } catch (e) {
+          if (!(e instanceof Refused)) throw e;
+          outcome = { result: refusal(e.code, e.detail), patronId: e.subjects.patronId, itemId: e.subjects.itemId };
+        }
       }
       const { result: r } = outcome;
       const ts = now.toISOString();
-      const detail = outcome.detail ?? (r.ok ? null : (r.detail ?? null));
-      const info = this.s.insertEvent.run(ts, op, r.ok ? 'ok' : 'refused', r.ok ? null : r.code, ctx.channel, ctx.actor ?? null,
-        ctx.branchId, outcome.patronId ?? null, outcome.itemId ?? null, outcome.loanId ?? null, outcome.holdId ?? null,
-        detail ? JSON.stringify(detail) : null);
-      event = {
-        id: Number(info.lastInsertRowid), ts, op, outcome: r.ok ? 'ok' : 'refused', reason: r.ok ? null : r.code, channel: ctx.channel,
-        actor: ctx.actor ?? null, branchId: ctx.branchId, patronId: outcome.patronId ?? null, itemId: outcome.itemId ?? null,
-        loanId: outcome.loanId ?? null, holdId: outcome.holdId ?? null, detail,
-      };
-      if (ctx.txnId !== undefined) this.s.insertTxn.run(ctx.txnId, op, JSON.stringify(r), ts);
+      event = this.logEvent(ts, op, ctx, r.ok ? null : r.code, outcome, outcome.detail ?? (r.ok ? null : (r.detail ?? null)));
+      if (ctx.txnId !== undefined && reusedBy === null) this.s.insertTxn.run(ctx.txnId, op, JSON.stringify(r), ts);
       return r;
-    }).immediate();
-    if (event) for (const l of this.listeners) { try { l(event); } catch (e) { console.error('circulation listener failed:', e); } }
+    }) as Result<T>;
+    if (event) this.emit(event);
     return result;
+  }
+
+  /** Writes one circulation event row; the caller hands the returned event to listeners after commit. */
+  private logEvent(ts: string, op: string, ctx: OpContext, reason: ReasonCode | null, subjects: Omit<Outcome<unknown>, 'result'>,
+    detail: Record<string, unknown> | null): CircEvent {
+    const e: CircEvent = {
+      id: 0, ts, op, outcome: reason === null ? 'ok' : 'refused', reason, channel: ctx.channel, actor: ctx.actor ?? null,
+      branchId: ctx.branchId, patronId: subjects.patronId ?? null, itemId: subjects.itemId ?? null, loanId: subjects.loanId ?? null,
+      holdId: subjects.holdId ?? null, detail,
+    };
+    e.id = Number(this.s.insertEvent.run(ts, op, e.outcome, reason, e.channel, e.actor, e.branchId, e.patronId, e.itemId, e.loanId,
+      e.holdId, detail ? JSON.stringify(detail) : null).lastInsertRowid);
+    return e;
+  }
+
+  private emit(event: CircEvent) {
+    for (const l of this.listeners) { try { l(event); } catch (e) { console.error('circulation listener failed:', e); } }
   }
 
   // ---- views -----------------------------------------------------------------------------------
 
   private loanView(loanId: number): LoanView {
     const r = this.s.loanView.get(loanId) as LoanRow & { barcode: string; record_id: number; title: string };
-    return {
-      id: r.id, itemId: r.item_id, barcode: r.barcode, recordId: r.record_id, title: r.title, patronId: r.patron_id, branchId: r.branch_id,
-      checkedOutAt: r.checked_out_at, dueAt: r.due_at, renewals: r.renewals, closedAt: r.closed_at,
-    };
+    return toLoanView(r, r);
   }
 
   private itemBrief(itemId: number): ItemBrief {
-    const r = this.s.itemById.get(itemId) as ItemRow & { title: string };
-    return { id: r.id, barcode: r.barcode, recordId: r.record_id, title: r.title, status: r.status, location: r.location, callNumber: r.call_number };
+    return toItemBrief(this.s.itemById.get(itemId) as ItemRow & { title: string });
+  }
+
+  /** Sets an item's circulation state, in the store and on the row in hand. */
+  private moveItem(item: ItemRow, status: ItemRow['status'], branchId: string | null, transitTo: string | null, ts: string) {
+    this.s.setItemState.run(status, branchId, transitTo, ts, item.id);
+    item.status = status;
+    item.current_branch = branchId;
+    item.transit_to = transitTo;
+    item.updated_at = ts;
   }
 
   holdView(holdId: number): HoldView {
@@ -246,6 +298,7 @@ export class Circulation {
 
   checkout(patronRef: PatronRef, itemRef: ItemRef, ctx: OpContext): Result<CheckoutData> {
     return this.run<CheckoutData>('checkout', ctx, (now) => {
+      this.requireBranch(ctx.branchId);
       const p = this.requirePatron(patronRef);
       const item = this.requireItem(itemRef, p.id);
       const subjects = { patronId: p.id, itemId: item.id };
@@ -266,15 +319,22 @@ export class Circulation {
       const blocks = this.blocks(p, policy, now, true);
       if (blocks.length) refuse(blocks[0]!, subjects, blocks.length > 1 ? { blocks } : undefined);
 
+      const ts = now.toISOString();
       const dueAt = this.calendars.dueAt(ctx.branchId, now, policy.loanDays).toISOString();
-      const loanId = Number(this.s.insertLoan.run(item.id, p.id, ctx.branchId, now.toISOString(), dueAt, ctx.channel).lastInsertRowid);
-      this.s.setItemState.run('on_loan', ctx.branchId, null, now.toISOString(), item.id);
+      const loanId = Number(this.s.insertLoan.run(item.id, p.id, ctx.branchId, ts, dueAt, ctx.channel).lastInsertRowid);
+      this.moveItem(item, 'on_loan', ctx.branchId, null, ts);
       // A hold this patron had on the title is filled by this loan, trapped on this item or not.
       const filled = (trapped ?? this.s.firstActiveHoldOfPatron.get(item.record_id, p.id)) as HoldRow | undefined;
-      if (filled) this.s.closeHold.run('fulfilled', now.toISOString(), filled.id);
-      const loan = this.loanView(loanId);
+      if (filled) {
+        this.s.closeHold.run('fulfilled', ts, filled.id);
+        // The hold was trapped on another copy: that copy is held for no one now.
+        if (filled.item_id !== null && filled.item_id !== item.id) this.releaseTrappedItem(filled.item_id, now);
+      }
+      const loan = toLoanView({
+        id: loanId, item_id: item.id, patron_id: p.id, branch_id: ctx.branchId, checked_out_at: ts, due_at: dueAt, renewals: 0, closed_at: null,
+      }, item);
       return {
-        result: { ok: true, loan, item: this.itemBrief(item.id), patronId: p.id, dueAt, renewal: false, fulfilledHoldId: filled?.id ?? null },
+        result: { ok: true, loan, item: toItemBrief(item), patronId: p.id, dueAt, renewal: false, fulfilledHoldId: filled?.id ?? null },
         ...subjects, loanId, holdId: filled?.id ?? null, detail: { barcode: item.barcode, dueAt },
       };
     });
@@ -282,6 +342,7 @@ export class Circulation {
 
   checkin(itemRef: ItemRef, ctx: OpContext): Result<CheckinData> {
     return this.run<CheckinData>('checkin', ctx, (now) => {
+      this.requireBranch(ctx.branchId);
       const item = this.requireItem(itemRef);
       const ts = now.toISOString();
       const open = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
@@ -292,8 +353,9 @@ export class Circulation {
       }
       const foundLost = item.status === 'lost' || item.status === 'missing';
       const disposition = this.route(item, ctx.branchId, now);
+      const loan = open ? toLoanView({ ...open, closed_at: ts }, item) : null;
       return {
-        result: { ok: true, item: this.itemBrief(item.id), loan: open ? this.loanView(open.id) : null, wasOnLoan: !!open, fineCents, disposition, foundLost },
+        result: { ok: true, item: toItemBrief(item), loan, wasOnLoan: !!open, fineCents, disposition, foundLost },
         patronId: open?.patron_id ?? null, itemId: item.id, loanId: open?.id ?? null,
         holdId: 'holdId' in disposition ? disposition.holdId ?? null : null,
         detail: { barcode: item.barcode, disposition: disposition.action, ...(fineCents ? { fineCents } : {}) },
@@ -301,16 +363,18 @@ export class Circulation {
     });
   }
 
-  /** Overdue fine for a returned loan: whole local days late; none within the grace days. */
+  /** Overdue fine for a returned loan: the whole local days late beyond the grace days, times the daily fine, capped. */
   private chargeOverdue(loan: LoanRow, item: ItemRow, now: Date): number {
+    if (now.toISOString() <= loan.due_at) return 0; // not late: on or before the due date, local time
     const patron = this.s.patronById.get(loan.patron_id) as PatronRow | undefined;
     if (!patron) return 0;
     const policy = this.policies.resolve(loan.branch_id, patron.category, item.item_type);
     if (policy.finePerDayCents === 0) return 0;
     const tz = this.calendars.timeZone;
     const late = daysBetween(localDate(new Date(loan.due_at), tz), localDate(now, tz));
-    if (late <= policy.graceDays) return 0;
-    const uncapped = late * policy.finePerDayCents;
+    const chargeable = late - policy.graceDays; // Koha with FinesIncludeGracePeriod off: grace days are never charged
+    if (chargeable <= 0) return 0;
+    const uncapped = chargeable * policy.finePerDayCents;
     const fine = policy.maxFineCents > 0 ? Math.min(uncapped, policy.maxFineCents) : uncapped; // 0 = no cap
     this.s.insertFee.run(patron.id, loan.id, 'overdue', fine, now.toISOString(), `${late} days late`);
     return fine;
@@ -326,21 +390,20 @@ export class Circulation {
     const hold = trapped ?? (this.s.firstWaitingHold.get(item.record_id, ts) as HoldRow | undefined);
     if (hold) {
       if (hold.pickup_branch === branchId) {
-        const deadline = hold.pickup_deadline ?? zonedTimeToUtc(
-          this.calendars.dueDate(branchId, now, this.holdPickupDays), '23:59:59', this.calendars.timeZone).toISOString();
+        const deadline = hold.pickup_deadline ?? this.calendars.endOfDay(this.calendars.openDaysAhead(branchId, now, this.holdPickupDays)).toISOString();
         this.s.trapHold.run(item.id, 'ready', deadline, hold.id);
-        this.s.setItemState.run('on_hold_shelf', branchId, null, ts, item.id);
+        this.moveItem(item, 'on_hold_shelf', branchId, null, ts);
         return { action: 'hold_shelf', branchId, holdId: hold.id, patronId: hold.patron_id, pickupDeadline: deadline };
       }
       this.s.trapHold.run(item.id, 'in_transit', null, hold.id);
-      this.s.setItemState.run('in_transit', branchId, hold.pickup_branch, ts, item.id);
+      this.moveItem(item, 'in_transit', branchId, hold.pickup_branch, ts);
       return { action: 'transit', branchId, to: hold.pickup_branch, holdId: hold.id };
     }
     if (item.home_branch !== branchId) {
-      this.s.setItemState.run('in_transit', branchId, item.home_branch, ts, item.id);
+      this.moveItem(item, 'in_transit', branchId, item.home_branch, ts);
       return { action: 'transit', branchId, to: item.home_branch };
     }
-    this.s.setItemState.run('available', branchId, null, ts, item.id);
+    this.moveItem(item, 'available', branchId, null, ts);
     return { action: 'reshelve', branchId, location: item.location };
   }
 
@@ -350,13 +413,13 @@ export class Circulation {
     const blocks = this.blocks(p, policy, now, false);
     if (blocks.length) refuse(blocks[0]!, subjects);
     if (loan.renewals >= policy.renewals) refuse('RENEWAL_LIMIT', subjects, { renewals: loan.renewals, allowed: policy.renewals });
-    const waiting = this.s.otherWaitingHolds.get(item.record_id, p.id) as { n: number };
+    const waiting = this.s.otherWaitingHolds.get(item.record_id, p.id, now.toISOString()) as { n: number };
     if (waiting.n > 0) refuse('ITEM_HAS_HOLDS', subjects, { holds: waiting.n });
     const proposed = this.calendars.dueAt(ctx.branchId, now, policy.renewalDays).toISOString();
     const dueAt = proposed > loan.due_at ? proposed : loan.due_at; // a renewal never shortens a loan
     this.s.renewLoan.run(dueAt, loan.id);
     return {
-      result: { ok: true, loan: this.loanView(loan.id), item: this.itemBrief(item.id), dueAt },
+      result: { ok: true, loan: toLoanView({ ...loan, due_at: dueAt, renewals: loan.renewals + 1 }, item), item: toItemBrief(item), dueAt },
       ...subjects, loanId: loan.id, detail: { barcode: item.barcode, dueAt, renewals: loan.renewals + 1 },
     };
   }
@@ -408,7 +471,7 @@ export class Circulation {
       if ((this.s.holdCounts.get(p.id) as { waiting: number; ready: number; active: number }).active >= policy.maxHolds) {
         refuse('MAX_HOLDS_REACHED', subjects, { max: policy.maxHolds });
       }
-      const expires = expiresAt ?? zonedTimeToUtc(addDays(this.calendars.today(now), this.holdExpiryDays), '23:59:59', this.calendars.timeZone).toISOString();
+      const expires = expiresAt ?? this.calendars.endOfDay(addDays(this.calendars.today(now), this.holdExpiryDays)).toISOString();
       const holdId = Number(this.s.insertHold.run(recordId, p.id, pickupBranch, now.toISOString(), expires).lastInsertRowid);
       return { result: { ok: true, hold: this.holdView(holdId) }, ...subjects, holdId, detail: { recordId, pickupBranch } };
     });
@@ -482,23 +545,70 @@ export class Circulation {
     });
   }
 
-  /** Ends waiting holds past their expiry and ready holds past their pickup deadline. */
+  /** Changes a waiting hold's pickup branch or expiry; a patron may change only their own (pass patronRef). */
+  changeHold(holdId: number, change: HoldChange, ctx: OpContext, patronRef?: PatronRef): Result<HoldData> {
+    return this.run<HoldData>('change_hold', ctx, () => {
+      const hold = this.s.holdById.get(holdId) as HoldRow | undefined;
+      const owner = patronRef ? this.requirePatron(patronRef) : undefined;
+      if (!hold || (owner && owner.id !== hold.patron_id)) return refuse('HOLD_NOT_FOUND', { patronId: owner?.id }, { holdId });
+      const subjects = { patronId: hold.patron_id };
+      if (!['waiting', 'in_transit', 'ready'].includes(hold.status)) refuse('HOLD_NOT_ACTIVE', subjects, { status: hold.status });
+      const pickupBranch = change.pickupBranch ?? hold.pickup_branch;
+      if (pickupBranch !== hold.pickup_branch) {
+        if (!this.s.branchExists.get(pickupBranch)) refuse('BRANCH_NOT_FOUND', subjects, { branchId: pickupBranch });
+        if (hold.status !== 'waiting') refuse('HOLD_ALREADY_TRAPPED', subjects, { status: hold.status });
+      }
+      const expiresAt = change.expiresAt ?? hold.expires_at;
+      this.s.changeHold.run(pickupBranch, expiresAt, hold.id);
+      return { result: { ok: true, hold: this.holdView(hold.id) }, ...subjects, holdId: hold.id, detail: { pickupBranch, expiresAt } };
+    });
+  }
+
+  // ---- reads for adapters (SIP2): no rules decided here, nothing logged -------------------------
+
+  findPatron(ref: PatronRef): PatronRow | undefined { return this.patronRow(ref); }
+
+  findItem(ref: ItemRef): (ItemRow & { title: string }) | undefined { return this.itemRow(ref); }
+
+  itemCirculation(itemId: number): ItemCirculation {
+    const item = this.s.itemById.get(itemId) as ItemRow;
+    const open = this.s.openLoanByItem.get(itemId) as LoanRow | undefined;
+    const next = (this.s.trappedHoldForItem.get(itemId) ?? this.s.firstWaitingHold.get(item.record_id, this.clock.now().toISOString())) as HoldRow | undefined;
+    return {
+      loan: open ? this.loanView(open.id) : null,
+      holdQueueLength: (this.s.activeHoldsOnRecord.get(item.record_id) as { n: number }).n,
+      nextHold: next ? this.holdView(next.id) : null,
+    };
+  }
+
+  patronAccount(patronId: number): PatronAccount {
+    const now = this.clock.now().toISOString();
+    const loans = (this.s.openLoansOfPatron.all(patronId) as LoanRow[]).map((l) => ({ ...this.loanView(l.id), overdue: l.due_at < now }));
+    const holds = (this.s.activeHoldsOfPatron.all(patronId) as { id: number; barcode: string | null }[])
+      .map((h) => ({ ...this.holdView(h.id), barcode: h.barcode }));
+    const fees = (this.s.openFeesOfPatron.all(patronId) as { id: number; kind: AccountFee['kind']; amount_cents: number; owed: number; created_at: string; note: string | null; barcode: string | null }[])
+      .map((f) => ({ id: f.id, kind: f.kind, amountCents: f.amount_cents, owedCents: f.owed, createdAt: f.created_at, note: f.note, barcode: f.barcode }));
+    return { loans, holds, fees };
+  }
+
+  /** Ends waiting holds past their expiry and ready holds past their pickup deadline; one event per hold. */
   expireHolds(ctx: OpContext): { expired: number; releasedItems: string[] } {
     const now = ctx.at ?? this.clock.now();
     const ts = now.toISOString();
     const releasedItems: string[] = [];
-    const due = this.s.expiredHolds.all(ts, ts) as HoldRow[];
-    this.db.transaction(() => {
-      for (const h of due) {
+    const events: CircEvent[] = [];
+    this.tx.immediate(() => {
+      for (const h of this.s.expiredHolds.all(ts, ts) as HoldRow[]) {
         this.s.closeHold.run('expired', ts, h.id);
-        this.s.insertEvent.run(ts, 'expire_hold', 'ok', null, ctx.channel, ctx.actor ?? null, ctx.branchId, h.patron_id, h.item_id, null, h.id, null);
+        events.push(this.logEvent(ts, 'expire_hold', ctx, null, { patronId: h.patron_id, itemId: h.item_id, holdId: h.id }, null));
         if (h.item_id !== null) {
           const released = this.releaseTrappedItem(h.item_id, now);
           if (released) releasedItems.push(released.barcode);
         }
       }
-    }).immediate();
-    return { expired: due.length, releasedItems };
+    });
+    for (const e of events) this.emit(e);
+    return { expired: events.length, releasedItems };
   }
 }
 
@@ -534,7 +644,9 @@ function prepare(db: Db) {
     trappedHoldForItem: q("SELECT * FROM hold WHERE item_id = ? AND status IN ('in_transit', 'ready')"),
     firstWaitingHold: q("SELECT * FROM hold WHERE record_id = ? AND status = 'waiting' AND (expires_at IS NULL OR expires_at > ?) ORDER BY placed_at, id LIMIT 1"),
     firstActiveHoldOfPatron: q(`SELECT * FROM hold WHERE record_id = ? AND patron_id = ? AND ${ACTIVE_HOLD} ORDER BY placed_at LIMIT 1`),
-    otherWaitingHolds: q(`SELECT count(*) AS n FROM hold WHERE record_id = ? AND patron_id <> ? AND ${ACTIVE_HOLD} AND item_id IS NULL`),
+    // Holds past their expiry no longer count, as in firstWaitingHold, though housekeeping has not closed them yet.
+    otherWaitingHolds: q(`SELECT count(*) AS n FROM hold WHERE record_id = ? AND patron_id <> ? AND ${ACTIVE_HOLD} AND item_id IS NULL
+      AND (expires_at IS NULL OR expires_at > ?)`),
     holdById: q('SELECT * FROM hold WHERE id = ?'),
     holdView: q('SELECT hold.*, record.title FROM hold JOIN record ON record.id = hold.record_id WHERE hold.id = ?'),
     holdPosition: q("SELECT count(*) AS n FROM hold WHERE record_id = ? AND status = 'waiting' AND (placed_at < ? OR (placed_at = ? AND id < ?))"),
@@ -545,6 +657,13 @@ function prepare(db: Db) {
     expiredHolds: q("SELECT * FROM hold WHERE (status = 'waiting' AND expires_at <= ?) OR (status = 'ready' AND pickup_deadline <= ?)"),
     insertEvent: q(`INSERT INTO circ_event (ts, op, outcome, reason, channel, actor, branch_id, patron_id, item_id, loan_id, hold_id, detail)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    changeHold: q('UPDATE hold SET pickup_branch = ?, expires_at = ? WHERE id = ?'),
+    activeHoldsOnRecord: q(`SELECT count(*) AS n FROM hold WHERE record_id = ? AND ${ACTIVE_HOLD}`),
+    activeHoldsOfPatron: q(`SELECT hold.id, item.barcode FROM hold LEFT JOIN item ON item.id = hold.item_id
+      WHERE hold.patron_id = ? AND hold.${ACTIVE_HOLD} ORDER BY hold.placed_at, hold.id`),
+    openFeesOfPatron: q(`SELECT fee.id, fee.kind, fee.amount_cents, fee.amount_cents - fee.paid_cents AS owed, fee.created_at, fee.note, item.barcode
+      FROM fee LEFT JOIN loan ON loan.id = fee.loan_id LEFT JOIN item ON item.id = loan.item_id
+      WHERE fee.patron_id = ? AND fee.paid_cents < fee.amount_cents ORDER BY fee.created_at, fee.id`),
     getTxn: q('SELECT op, result FROM client_txn WHERE txn_id = ?'),
     insertTxn: q('INSERT INTO client_txn (txn_id, op, result, at) VALUES (?, ?, ?, ?)'),
   };

@@ -25,6 +25,7 @@ export const REASONS = {
   RECORD_NOT_HOLDABLE: { en: 'No copy of this title can be lent.', zh: '此题名没有可外借的副本。' },
   HOLD_NOT_FOUND: { en: 'Hold not found.', zh: '未找到此预约。' },
   HOLD_NOT_ACTIVE: { en: 'This hold is no longer active.', zh: '此预约已失效。' },
+  HOLD_ALREADY_TRAPPED: { en: 'This hold is already being filled; its pickup branch can no longer be changed.', zh: '此预约已在处理中，无法更改取书地点。' },
   NO_BALANCE: { en: 'There is nothing to pay.', zh: '没有需要缴纳的费用。' },
   PAYMENT_EXCEEDS_BALANCE: { en: 'The payment is more than what is owed.', zh: '缴费金额超过欠费金额。' },
   PAYMENT_INVALID: { en: 'The payment amount is not valid.', zh: '缴费金额无效。' },
