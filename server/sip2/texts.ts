@@ -1,0 +1,31 @@
+/** Screen messages (AF) of the SIP2 adapter itself; refusals of the circulation core bring their own words. */
+export const TEXTS = {
+  NOT_LOGGED_IN: { en: 'Please log in first.', zh: '请先登录。' },
+  WRONG_PIN: { en: 'The PIN is not correct.', zh: '密码不正确。' },
+  ITEM_NOT_CHECKED_OUT: { en: 'This item was not checked out.', zh: '此图书未被借出。' },
+  RETURN_AT_DESK: { en: 'This item is reserved: please return it at the desk.', zh: '此图书已被预约，请到服务台归还。' },
+  CHECKOUT_CANCELLED: { en: 'The checkout was cancelled.', zh: '借书已取消。' },
+  NOTHING_TO_CANCEL: { en: 'This item is not on loan to you; nothing was cancelled.', zh: '此图书不在您的借阅记录中，未取消任何操作。' },
+  CHECKIN_CANCEL_UNSUPPORTED: { en: 'A return cannot be cancelled here. Please ask at the desk.', zh: '无法在此取消还书，请到服务台咨询。' },
+  ALREADY_YOURS: { en: 'You already have this item.', zh: '您已借有此图书。' },
+  RENEWED: { en: 'Renewed.', zh: '已续借。' },
+  ITEM_REQUIRED: { en: 'Please scan the item.', zh: '请扫描图书。' },
+  HOLD_MODE_INVALID: { en: 'Unknown hold request.', zh: '无法识别的预约请求。' },
+  HOLD_PLACED: { en: 'Hold placed.', zh: '预约成功。' },
+  HOLD_CANCELLED: { en: 'Hold cancelled.', zh: '预约已取消。' },
+  HOLD_CHANGED: { en: 'Hold updated.', zh: '预约已更新。' },
+  NO_HOLD_ON_TITLE: { en: 'You have no hold on this title.', zh: '您没有预约此题名。' },
+  CURRENCY_MISMATCH: { en: 'This payment is in a currency the library does not take.', zh: '不支持此币种的缴费。' },
+  PAYMENT_ACCEPTED: { en: 'Payment accepted. Thank you.', zh: '缴费成功，谢谢。' },
+  STILL_OWED: { en: 'Still owed:', zh: '尚欠：' },
+  THANK_YOU: { en: 'Thank you.', zh: '谢谢。' },
+  ITEM_PROPERTIES_NOT_STORED: { en: 'Item properties are not stored by this library system.', zh: '本系统不保存图书属性。' },
+  BLOCKED_BY_SELF_CHECK: { en: 'Your card has been blocked. Please ask at the desk.', zh: '您的读者证已被停用，请到服务台咨询。' },
+  ENABLED: { en: 'Your card can be used again.', zh: '您的读者证已恢复使用。' },
+  STAFF_BLOCK_REMAINS: { en: 'Your account is blocked. Please ask at the desk.', zh: '您的账户已被停用，请到服务台咨询。' },
+  FINE_CHARGED: { en: 'Overdue fine charged:', zh: '已产生逾期费用：' },
+  ITEM_FOUND: { en: 'This item was reported lost or missing. Please give it to the desk.', zh: '此图书曾登记遗失，请交给服务台。' },
+  SYSTEM_ERROR: { en: 'The library system could not complete this request. Please ask at the desk.', zh: '系统无法完成此操作，请到服务台咨询。' },
+} as const satisfies Record<string, { en: string; zh: string }>;
+
+export type Words = { en: string; zh: string };
