@@ -22,6 +22,7 @@ import { policyRoutes } from './routes/policies.js';
 import { meRoutes } from './routes/me.js';
 import { adminRoutes } from './routes/admin.js';
 import { eventRoutes } from './routes/events.js';
+import { ioRoutes } from './routes/io.js';
 
 export interface AppDeps {
   db: Db;
@@ -38,7 +39,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** Every resource of the API, mounted under /api/v1; each file is one resource and its routes. */
 const RESOURCES = [
   healthRoutes, authRoutes, recordRoutes, itemRoutes, patronRoutes, circulationRoutes, branchRoutes, policyRoutes, meRoutes,
-  adminRoutes, eventRoutes,
+  adminRoutes, eventRoutes, ioRoutes,
 ];
 
 /**

@@ -5,7 +5,7 @@ import { hashSecret } from '../auth/passwords.js';
 
 export const PATRON_CATEGORIES = ['undergraduate', 'postgraduate', 'faculty', 'staff', 'public'] as const;
 
-const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(s)), 'not a calendar date');
+const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(s)) && new Date(s).toISOString().startsWith(s), 'not a calendar date');
 
 // Card numbers are kept exactly as printed on the card.
 export const PatronInput = z.object({
