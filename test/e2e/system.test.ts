@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { loadConfig } from '../../server/config.js';
+import { startShelfsense, type Running } from '../../server/main.js';
+import { Gateway } from '../../gateway/gateway.js';
+import { topics, type PingData } from '../../contract/mqtt.js';
+import { lendablePair, staffClient, startMosquitto } from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+
+async function startSystem(mqttOverride?: { embedded: false; url: string }): Promise<Running> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'shelfsense-e2e-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const config = loadConfig({
+    dataDir, site: 'e2e', http: { port: 0 }, mqtt: mqttOverride ?? { port: 0, wsPort: 0 }, demo: { devices: false },
+  }, {});
+  const running = await startShelfsense(config, { log: () => undefined });
+  cleanups.push(() => running.stop());
+  return running;
+}
+
+/** The whole chain a desk checkout walks: HTTP → circulation core → SQLite → MQTT event; and back. */
+async function checkoutAndCheckin(running: Running) {
+  const gw = new Gateway({ site: 'e2e', gatewayId: 'gw-e2e', mqttUrl: running.mqttUrl });
+  const seen = new Promise<void>((resolve) => { const off = running.bus.on('gateway', (e) => { if (e.gatewayId === 'gw-e2e' && e.online) { off(); resolve(); } }); });
+  await gw.start();
+  cleanups.push(() => gw.stop());
+  await seen;
+  const pong = await running.link.command<PingData>('gw-e2e', 'ping');
+  expect(pong).toMatchObject({ status: 'ok', data: { gatewayId: 'gw-e2e' } });
+
+  const watcher = await mqtt.connectAsync(running.mqttUrl, { protocolVersion: 4 });
+  cleanups.push(() => watcher.endAsync());
+  await watcher.subscribeAsync(topics.circulationEvent('e2e'), { qos: 1 });
+  const events: { op: string; outcome: string }[] = [];
+  watcher.on('message', (_t, p) => events.push(JSON.parse(p.toString())));
+
+  const health = await (await fetch(`${running.httpUrl}/api/v1/health`)).json() as any;
+  expect(health.mqtt.connected).toBe(true);
+  expect(health.mqtt.gateways).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'gw-e2e', online: true })]));
+
+  const creds = running.seeded!.credentials;
+  const librarian = creds.staff.find((s) => s.role === 'librarian')!;
+  const desk = await staffClient(running.httpUrl, librarian.username, librarian.password);
+  const { barcode, cardNumber } = lendablePair(running.db);
+  const branchId = (running.db.prepare('SELECT home_branch FROM item WHERE barcode = ?').get(barcode) as { home_branch: string }).home_branch;
+
+  const out = await desk.post('/circulation/checkout', { cardNumber, barcode, branchId, txnId: 'e2e-out-1' });
+  expect(out.status).toBe(200);
+  expect(out.body.item.barcode).toBe(barcode);
+  expect(Date.parse(out.body.dueAt)).toBeGreaterThan(Date.now());
+  expect((await desk.get(`/items/by-barcode/${encodeURIComponent(barcode)}`)).body.status).toBe('on_loan');
+
+  // A retried request with the same transaction id does not lend twice.
+  const again = await desk.post('/circulation/checkout', { cardNumber, barcode, branchId, txnId: 'e2e-out-1' });
+  expect(again.body.loan.id).toBe(out.body.loan.id);
+  expect(running.db.prepare('SELECT count(*) AS n FROM loan WHERE item_id = ?').get(out.body.item.id)).toEqual({ n: 1 });
+
+  const back = await desk.post('/circulation/checkin', { barcode, branchId, txnId: 'e2e-in-1' });
+  expect(back.status).toBe(200);
+  expect(back.body.wasOnLoan).toBe(true);
+  expect(back.body.disposition.action).toBe('reshelve');
+  expect((await desk.get(`/items/by-barcode/${encodeURIComponent(barcode)}`)).body.status).toBe('available');
+
+  await expect.poll(() => events.map((e) => `${e.op}:${e.outcome}`), { timeout: 5000 }).toEqual(['checkout:ok', 'checkin:ok']);
+}
+
+describe('the whole system in one process', () => {
+  it('checks an item out and in through the HTTP API with the embedded broker', async () => {
+    const running = await startSystem();
+    expect(running.broker).not.toBeNull();
+    expect(running.seeded).not.toBeNull();
+    await checkoutAndCheckin(running);
+  });
+
+  it('does the same against an external Mosquitto broker', async () => {
+    const mosquitto = await startMosquitto();
+    cleanups.push(() => mosquitto.stop());
+    const running = await startSystem({ embedded: false, url: mosquitto.url });
+    expect(running.broker).toBeNull();
+    await checkoutAndCheckin(running);
+  });
+});
