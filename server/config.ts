@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { Sip2AccountSchema } from './sip2/account.js';
 
 /**
  * One configuration: defaults that run the demo, then `shelfsense.config.json` (or the file named by
@@ -26,6 +27,19 @@ export const ConfigSchema = z.object({
     username: z.string().optional(),
     password: z.string().optional(),
   }).default({ embedded: true, host: '127.0.0.1', port: 1883, wsPort: 8883 }),
+  sip2: z.object({
+    enabled: z.boolean().default(true),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(6001),
+    tlsKeyFile: z.string().optional(),
+    tlsCertFile: z.string().optional(),
+    maxLineBytes: z.number().int().min(256).default(65536),
+    maxConnections: z.number().int().min(1).default(200),
+    idleTimeoutMs: z.number().int().min(1000).default(600_000),
+    statusBeforeLogin: z.boolean().default(false),
+    /** Empty with the demo on: the demo library's SIP2 logins (printed at start) are used. */
+    accounts: z.array(Sip2AccountSchema).default([]),
+  }).default({ enabled: true, host: '127.0.0.1', port: 6001, maxLineBytes: 65536, maxConnections: 200, idleTimeoutMs: 600_000, statusBeforeLogin: false, accounts: [] }),
   db: z.object({ synchronous: z.enum(['normal', 'full']).default('normal') }).default({ synchronous: 'normal' }),
   demo: z.object({
     /** Seed the demo library when the data directory is empty. */
@@ -49,6 +63,9 @@ const ENV: Record<string, (c: Record<string, any>, v: string) => void> = {
   SHELFSENSE_MQTT_PASSWORD: (c, v) => { (c.mqtt ??= {}).password = v; },
   SHELFSENSE_MQTT_PORT: (c, v) => { (c.mqtt ??= {}).port = Number(v); },
   SHELFSENSE_MQTT_WS_PORT: (c, v) => { (c.mqtt ??= {}).wsPort = Number(v); },
+  SHELFSENSE_SIP2_ENABLED: (c, v) => { (c.sip2 ??= {}).enabled = v === 'true' || v === '1'; },
+  SHELFSENSE_SIP2_HOST: (c, v) => { (c.sip2 ??= {}).host = v; },
+  SHELFSENSE_SIP2_PORT: (c, v) => { (c.sip2 ??= {}).port = Number(v); },
   SHELFSENSE_DB_SYNCHRONOUS: (c, v) => { (c.db ??= {}).synchronous = v; },
   SHELFSENSE_DEMO_SEED: (c, v) => { (c.demo ??= {}).seed = v === 'true' || v === '1'; },
   SHELFSENSE_DEMO_DEVICES: (c, v) => { (c.demo ??= {}).devices = v === 'true' || v === '1'; },

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { openDb, type Db } from './store/db.js';
+import { openDb, startCheckpointer, type Db } from './store/db.js';
 import { dbFile, type Config } from './config.js';
 import { Circulation } from './circulation/circulation.js';
 import { EventBus } from './bus.js';
@@ -14,6 +14,9 @@ import { createApp } from './http/app.js';
 import { seedDemo, type SeedSummary } from './seed/demo.js';
 import { systemClock, type Clock } from './clock.js';
 import { VERSION } from './version.js';
+import { startSip2Server, type RunningSip2 } from './sip2/server.js';
+import type { Sip2Account } from './sip2/account.js';
+import { Sip2AccountSchema } from './sip2/account.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -30,6 +33,7 @@ export interface Running {
   bus: EventBus;
   link: MqttLink;
   broker: EmbeddedBroker | null;
+  sip2: RunningSip2 | null;
   httpUrl: string;
   mqttUrl: string;
   mqttWsUrl: string | null;
@@ -51,8 +55,10 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => { for (const s of stops.reverse()) { try { await s(); } catch (e) { console.error('stop failed:', e); } } };
   try {
-    const db = openDb(dbFile(config), { synchronous: config.db.synchronous });
+    const db = openDb(dbFile(config), { synchronous: config.db.synchronous, autoCheckpoint: false });
     stops.push(() => { db.close(); });
+    const checkpointer = startCheckpointer(dbFile(config));
+    stops.push(() => checkpointer.stop());
 
     const credentialsFile = join(config.dataDir, 'demo-credentials.json');
     let seeded: SeedSummary | null = null;
@@ -85,7 +91,21 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     housekeeping.unref();
     stops.push(() => clearInterval(housekeeping));
 
-    const app = createApp({ db, circulation, bus, config, clock, health: () => ({ mqtt: link.status() }) });
+    let sip2: RunningSip2 | null = null;
+    if (config.sip2.enabled) {
+      const { enabled, tlsKeyFile, tlsCertFile, accounts: configured, ...limits } = config.sip2;
+      const demoAccounts = (seeded?.credentials ?? readDemoCredentials(credentialsFile))?.sip2Accounts ?? [];
+      const accounts: Sip2Account[] = configured.length ? configured : config.demo.seed ? demoAccounts.map((a) => Sip2AccountSchema.parse(a)) : [];
+      if (accounts.length) {
+        const tls = tlsKeyFile && tlsCertFile ? { key: readFileSync(tlsKeyFile), cert: readFileSync(tlsCertFile) } : undefined;
+        sip2 = await startSip2Server({ ...limits, tls, accounts, db, circulation, clock });
+        stops.push(() => sip2!.close());
+      } else {
+        log('SIP2 is enabled but has no accounts configured (sip2.accounts); not listening');
+      }
+    }
+
+    const app = createApp({ db, circulation, bus, config, clock, health: () => ({ mqtt: link.status(), sip2: sip2 ? { listening: true, port: sip2.port } : { listening: false } }) });
     const server: ServerType = await new Promise((resolveServer, reject) => {
       const s = serve({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolveServer(s));
       s.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
@@ -107,7 +127,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     }
 
     return {
-      config, db, circulation, bus, link, broker, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
+      config, db, circulation, bus, link, broker, sip2, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
       credentialsFile, children, stop: stopAll,
     };
   } catch (e) {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openDb, type Db } from '../../server/store/db.js';
+import { openDb, startCheckpointer, type Db } from '../../server/store/db.js';
 import { fixedClock } from '../../server/clock.js';
 import { Circulation, type OpContext } from '../../server/circulation/circulation.js';
 import { buildLibrary, type BuiltLibrary } from '../lib/library-data.js';
@@ -27,7 +27,9 @@ const suite: BenchSuite = {
     const pairs = env('BENCH_CIRC_PAIRS', 4000);
     const rounds = env('BENCH_ROUNDS', 5);
     const dir = mkdtempSync(join(tmpdir(), 'shelfsense-bench-circ-'));
-    const db = openDb(join(dir, 'library.db')); // WAL, synchronous NORMAL: the server's pragmas
+    // The server's store: WAL, synchronous NORMAL, checkpoints in a worker thread.
+    const db = openDb(join(dir, 'library.db'), { autoCheckpoint: false });
+    const checkpointer = startCheckpointer(join(dir, 'library.db'));
     try {
       const t0 = performance.now();
       const lib = buildLibrary(db, seed, SIZE, START);
@@ -60,6 +62,7 @@ const suite: BenchSuite = {
         build_s: { value: Math.round(buildS * 100) / 100, unit: 's' },
       };
     } finally {
+      await checkpointer.stop();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     }

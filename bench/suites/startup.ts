@@ -25,7 +25,7 @@ async function timeStart(dataDir: string): Promise<number> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(ROOT, 'bin/shelfsense.mjs'), 'start'], {
     cwd: ROOT,
-    env: { ...process.env, SHELFSENSE_DATA_DIR: dataDir, SHELFSENSE_HTTP_PORT: String(http), SHELFSENSE_MQTT_PORT: String(mqtt), SHELFSENSE_MQTT_WS_PORT: String(ws) },
+    env: { ...process.env, SHELFSENSE_DATA_DIR: dataDir, SHELFSENSE_HTTP_PORT: String(http), SHELFSENSE_MQTT_PORT: String(mqtt), SHELFSENSE_MQTT_WS_PORT: String(ws), SHELFSENSE_SIP2_PORT: '0' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let exited = false;

@@ -53,9 +53,11 @@ Examples:
       `  Health          ${running.httpUrl}/api/v1/health`,
       `  MQTT            ${running.mqttUrl}${running.mqttWsUrl ? `  (WebSocket: ${running.mqttWsUrl})` : ''}`,
     ];
+    if (running.sip2) lines.push(`  SIP2            ${running.sip2.host}:${running.sip2.port}`);
     if (creds) {
       lines.push(`  Demo sign-in    ${creds.staff.map((s) => `${s.username} / ${s.password} (${s.role})`).join(', ')}`);
       lines.push(`  Demo patrons    cards ${creds.patronCards.join(', ')} with PIN ${creds.patronPin}`);
+      if (running.sip2 && !config.sip2.accounts.length) lines.push(`  Demo SIP2       ${creds.sip2Accounts.map((a) => `${a.login} / ${a.password} (${a.branchId})`).join(', ')}`);
     }
     console.log(lines.join('\n'));
     await new Promise<void>((resolve) => {

@@ -28,6 +28,8 @@ export interface DemoCredentials {
   /** Cards of patrons in good standing, to try at a kiosk or in the catalogue. */
   patronCards: string[];
   kioskTokens: { deviceId: string; branchId: string; token: string }[];
+  /** SIP2 logins for self-check machines, one per branch. */
+  sip2Accounts: { login: string; password: string; branchId: string; institutionId: string }[];
 }
 
 export interface SeedSummary {
@@ -67,6 +69,7 @@ export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedSumm
   const credentials: DemoCredentials = {
     staff: [{ username: 'admin', password: 'admin-demo-2026', role: 'admin' }, { username: 'librarian', password: 'librarian-demo-2026', role: 'librarian' }],
     patronPin: PATRON_PIN, patronCards: [], kioskTokens: [],
+    sip2Accounts: BRANCHES.map((b) => ({ login: `sc-${b.id}`, password: createHash('sha256').update(`shelfsense-demo-sip2:${seed}:${b.id}`).digest('hex').slice(0, 12), branchId: b.id, institutionId: b.isil })),
   };
 
   const counts = db.transaction(() => {

@@ -20,7 +20,7 @@ function stopChild(child: ChildProcess): Promise<number | null> {
 /** Runs `shelfsense start` until it prints its URLs; returns the process, its output so far and the HTTP URL. */
 async function start(dataDir: string): Promise<{ child: ChildProcess; output: () => string; httpUrl: string }> {
   const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dataDir, '--port', '0'], {
-    cwd: ROOT, env: { ...process.env, SHELFSENSE_MQTT_PORT: '0', SHELFSENSE_MQTT_WS_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT, env: { ...process.env, SHELFSENSE_MQTT_PORT: '0', SHELFSENSE_MQTT_WS_PORT: '0', SHELFSENSE_SIP2_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   cleanups.push(() => stopChild(child).then(() => undefined));
   let out = '';
@@ -44,6 +44,7 @@ describe('shelfsense command', () => {
     const first = await start(dataDir);
     expect(first.output()).toMatch(/Seeding the demo library/);
     expect(first.output()).toMatch(/Demo sign-in/);
+    expect(first.output()).toMatch(/SIP2\s+127\.0\.0\.1:\d+/);
     await expect.poll(async () => {
       const health = (await (await fetch(`${first.httpUrl}/api/v1/health`)).json()) as any;
       return health.mqtt.gateways.filter((g: any) => g.online).length;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { connect } from 'node:net';
 import { loadConfig } from '../../server/config.js';
 import { startShelfsense, type Running } from '../../server/main.js';
 import { Gateway } from '../../gateway/gateway.js';
@@ -16,7 +17,7 @@ async function startSystem(mqttOverride?: { embedded: false; url: string }): Pro
   const dataDir = mkdtempSync(join(tmpdir(), 'shelfsense-e2e-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const config = loadConfig({
-    dataDir, site: 'e2e', http: { port: 0 }, mqtt: mqttOverride ?? { port: 0, wsPort: 0 }, demo: { devices: false },
+    dataDir, site: 'e2e', http: { port: 0 }, mqtt: mqttOverride ?? { port: 0, wsPort: 0 }, sip2: { port: 0 }, demo: { devices: false },
   }, {});
   const running = await startShelfsense(config, { log: () => undefined });
   cleanups.push(() => running.stop());
@@ -36,7 +37,7 @@ async function checkoutAndCheckin(running: Running) {
   const watcher = await mqtt.connectAsync(running.mqttUrl, { protocolVersion: 4 });
   cleanups.push(() => watcher.endAsync());
   await watcher.subscribeAsync(topics.circulationEvent('e2e'), { qos: 1 });
-  const events: { op: string; outcome: string }[] = [];
+  const events: { op: string; outcome: string; channel: string }[] = [];
   watcher.on('message', (_t, p) => events.push(JSON.parse(p.toString())));
 
   const health = await (await fetch(`${running.httpUrl}/api/v1/health`)).json() as any;
@@ -67,6 +68,33 @@ async function checkoutAndCheckin(running: Running) {
   expect((await desk.get(`/items/by-barcode/${encodeURIComponent(barcode)}`)).body.status).toBe('available');
 
   await expect.poll(() => events.map((e) => `${e.op}:${e.outcome}`), { timeout: 5000 }).toEqual(['checkout:ok', 'checkin:ok']);
+
+  // A third-party self-check machine lends the same item over SIP2, through the same core.
+  const account = creds.sip2Accounts.find((a) => a.branchId === branchId)!;
+  const sip = await sip2Session(running.sip2!.port);
+  expect(await sip.send(`9300CN${account.login}|CO${account.password}|CPdesk|`)).toBe('941');
+  const sipOut = await sip.send(`11YN20261124    120000                  AO${account.institutionId}|AA${cardNumber}|AB${barcode}|AC|`);
+  expect(sipOut.slice(0, 3)).toBe('121');
+  expect(sipOut).toContain(`AB${barcode}`);
+  sip.close();
+  expect((await desk.get(`/items/by-barcode/${encodeURIComponent(barcode)}`)).body.status).toBe('on_loan');
+  await expect.poll(() => events.at(-1)?.channel, { timeout: 5000 }).toBe('sip2');
+}
+
+async function sip2Session(port: number) {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  let buffer = '';
+  const waiting: ((line: string) => void)[] = [];
+  socket.on('data', (d) => {
+    buffer += d.toString('utf8');
+    let i: number;
+    while ((i = buffer.indexOf('\r')) >= 0) { const line = buffer.slice(0, i); buffer = buffer.slice(i + 1); waiting.shift()?.(line); }
+  });
+  return {
+    send: (msg: string) => new Promise<string>((resolve) => { waiting.push(resolve); socket.write(`${msg}\r`); }),
+    close: () => socket.destroy(),
+  };
 }
 
 describe('the whole system in one process', () => {

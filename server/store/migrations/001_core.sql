@@ -185,12 +185,14 @@ CREATE INDEX circ_event_patron ON circ_event(patron_id);
 CREATE INDEX circ_event_item ON circ_event(item_id);
 
 -- Client transaction ids: a retried request returns the stored result instead of running twice.
+-- A rowid table with a small unique index: random ids then touch index pages, not the wide rows.
 CREATE TABLE client_txn (
-  txn_id  TEXT PRIMARY KEY,
+  id      INTEGER PRIMARY KEY,
+  txn_id  TEXT NOT NULL UNIQUE,
   op      TEXT NOT NULL,
   result  TEXT NOT NULL,                            -- JSON
   at      TEXT NOT NULL
-) WITHOUT ROWID;
+);
 
 CREATE TABLE zone (
   id        TEXT PRIMARY KEY,
