@@ -20,6 +20,29 @@ export const topics = {
   serverStatus: (site: string) => `${root(site)}/server/status`,
   /** Every circulation operation, granted or refused, as the server logged it. */
   circulationEvent: (site: string) => `${root(site)}/circulation/event`,
+
+  /** Retained, published by the server: what a gateway runs (its readers and Zigbee devices). */
+  gatewayConfig: (site: string, gatewayId: string) => `${root(site)}/gateway/${gatewayId}/config`,
+
+  /** Retained: one reader's state as its gateway sees it. */
+  readerStatus: (site: string, readerId: string) => `${root(site)}/reader/${readerId}/status`,
+  readerStatusAll: (site: string) => `${root(site)}/reader/+/status`,
+  /** QoS 1: a tag entered or left one antenna's field. */
+  readerTag: (site: string, readerId: string) => `${root(site)}/reader/${readerId}/tag`,
+  readerTagAll: (site: string) => `${root(site)}/reader/+/tag`,
+  /** QoS 1, server → sorter of a returns slot: the bin an item goes to. */
+  sorterBin: (site: string, readerId: string) => `${root(site)}/reader/${readerId}/sorter`,
+  /** QoS 1, server → gate: the alarm light and buzzer of a security gate. */
+  gateAlarm: (site: string, readerId: string) => `${root(site)}/reader/${readerId}/alarm`,
+
+  /** QoS 1: normalised Zigbee readings, whichever source (zigbee2mqtt or zigbee-herdsman) produced them. */
+  envReading: (site: string) => `${root(site)}/env/reading`,
+  /** Retained: a Zigbee device's availability. */
+  envAvailability: (site: string, deviceId: string) => `${root(site)}/env/device/${deviceId}/availability`,
+  envAvailabilityAll: (site: string) => `${root(site)}/env/device/+/availability`,
+  /** Retained: the Zigbee network's state as a gateway's source sees it (coordinator/bridge online, devices). */
+  envSourceStatus: (site: string, gatewayId: string) => `${root(site)}/gateway/${gatewayId}/zigbee`,
+  envSourceStatusAll: (site: string) => `${root(site)}/gateway/+/zigbee`,
 } as const;
 
 export interface PresencePayload {
@@ -31,7 +54,22 @@ export interface PresencePayload {
   uptimeS?: number;
 }
 
-export type GatewayCommandName = 'ping';
+/**
+ * Commands a gateway executes (request on gatewayCommand, response on gatewayCommandResponse):
+ * - ping: `{}` → PingData
+ * - rfid.writeSecurity: WriteSecurityParams → SecurityState (read back after the write; an unverified
+ *   write answers status error with code WRITE_NOT_VERIFIED, a tag that left the field TAG_GONE)
+ * - rfid.readTag: `{readerId, uid}` → TagReport
+ * - rfid.programTag: ProgramTagParams → TagReport (read back and compared)
+ * - zigbee.set: `{deviceId, payload}` → `{deviceId}` (payload as zigbee2mqtt's `<name>/set` takes it)
+ * - zigbee.get: `{deviceId, keys}` → `{deviceId}`
+ */
+export type GatewayCommandName = 'ping' | 'rfid.writeSecurity' | 'rfid.readTag' | 'rfid.programTag' | 'zigbee.set' | 'zigbee.get';
+
+/** Error codes a gateway answers commands with. */
+export type GatewayErrorCode =
+  | 'BAD_REQUEST' | 'UNKNOWN_COMMAND' | 'UNKNOWN_READER' | 'UNKNOWN_DEVICE' | 'READER_OFFLINE'
+  | 'NO_TAG' | 'TAG_GONE' | 'WRITE_NOT_VERIFIED' | 'TAG_LOCKED' | 'READER_ERROR' | 'TIMEOUT' | 'SOURCE_OFFLINE';
 
 export interface CommandRequest<P = Record<string, unknown>> {
   transaction: string;
@@ -57,6 +95,114 @@ export interface CirculationEventPayload {
   itemId: number | null;
   loanId: number | null;
   holdId: number | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFID
+
+export type ReaderProtocol = 'feig' | 'metratec';
+export type ReaderRole = 'kiosk_pad' | 'security_gate' | 'returns_slot' | 'intake_station' | 'inventory_wand' | 'entrance_gate';
+
+/** A reader as the server configures it on a gateway (from the device table). */
+export interface ReaderConfig {
+  id: string;
+  role: ReaderRole;
+  protocol: ReaderProtocol;
+  /** Serial device path (`/dev/ttyUSB0`, a pty path). */
+  port: string;
+  baudRate?: number;
+  /** FEIG bus address (default 0xFF = broadcast). */
+  address?: number;
+  antennas: number;
+  /** Inventory poll period in ms (default 100). */
+  pollMs?: number;
+}
+
+/** Decoded tag memory. `format` says which data model was found. */
+export interface TagData {
+  format: 'iso28560-3' | 'iso28560-2' | 'blank' | 'unknown';
+  /** ISO 28560: 0 acquisition, 1 circulating item, 2 not circulating, 7 discarded, 8 patron card, … (type of usage, high nibble = main type). */
+  typeOfUsage: number | null;
+  primaryItemId: string | null;
+  partsInSet: number | null;
+  partNumber: number | null;
+  country: string | null;
+  isil: string | null;
+  /** False when a CRC over the data model did not match; the fields are then not to be trusted. */
+  crcOk: boolean;
+}
+
+export interface SecurityState { afi: number; eas: boolean | null }
+
+/** One tag as a reader saw it. `data` is null when the memory could not be read (tag left, errors). */
+export interface TagReport {
+  uid: string;
+  antenna: number;
+  security: SecurityState | null;
+  data: TagData | null;
+}
+
+export interface ReaderTagEvent {
+  id: string;
+  ts: string;
+  readerId: string;
+  event: 'enter' | 'leave';
+  tag: TagReport;
+}
+
+export interface ReaderStatusPayload {
+  readerId: string;
+  online: boolean;
+  ts: string;
+  protocol: ReaderProtocol;
+  port: string;
+  error?: string;
+  counters: { frames: number; badCrc: number; resyncs: number; timeouts: number; reopens: number };
+}
+
+export interface WriteSecurityParams { readerId: string; uid: string; afi: number; eas?: boolean }
+export interface ProgramTagParams { readerId: string; uid: string; data: { typeOfUsage: number; primaryItemId: string; partsInSet: number; partNumber: number; country: string; isil: string }; afi: number }
+
+export interface SorterBinPayload { id: string; ts: string; readerId: string; uid: string; barcode: string | null; bin: string; reason: string }
+export interface GateAlarmPayload { id: string; ts: string; readerId: string; on: boolean; uid?: string; barcode?: string | null }
+
+// ---------------------------------------------------------------------------------------------
+// Environment (Zigbee)
+
+/** Keys of a normalised reading, named as zigbee2mqtt names them (contact: true = closed). */
+export interface ReadingValues {
+  temperature?: number; humidity?: number; illuminance?: number;
+  battery?: number; battery_low?: boolean; voltage?: number; linkquality?: number;
+  smoke?: boolean; tamper?: boolean; water_leak?: boolean; occupancy?: boolean; contact?: boolean; vibration?: boolean;
+  state?: 'ON' | 'OFF' | 'OPEN' | 'CLOSE' | 'STOP'; position?: number;
+}
+
+export interface EnvReadingPayload {
+  id: string;
+  ts: string;
+  gatewayId: string;
+  deviceId: string;
+  source: 'zigbee2mqtt' | 'herdsman';
+  values: ReadingValues;
+}
+
+export interface EnvAvailabilityPayload { deviceId: string; online: boolean; ts: string }
+
+/** A Zigbee device as the server configures it on a gateway. */
+export interface ZigbeeDeviceConfig {
+  id: string;
+  /** zigbee2mqtt friendly name (may contain `/`). */
+  z2mName?: string;
+  /** IEEE address, for the zigbee-herdsman source. */
+  ieee?: string;
+  role: string;
+}
+
+export interface GatewayConfigPayload {
+  gatewayId: string;
+  ts: string;
+  readers: ReaderConfig[];
+  zigbee: { source: 'zigbee2mqtt' | 'herdsman' | 'none'; baseTopic?: string; devices: ZigbeeDeviceConfig[] };
 }
 
 /** Parses a JSON payload; returns null (never throws) for bytes that are not a JSON object. */

@@ -7,7 +7,11 @@ import { existsSync } from 'node:fs';
 
 const NEEDS = {
   // mosquitto: the external-broker integration tests run against a real Mosquitto.
-  test: [{ pkg: 'mosquitto', bins: ['mosquitto', '/usr/sbin/mosquitto'] }],
+  test: [
+    { pkg: 'mosquitto', bins: ['mosquitto', '/usr/sbin/mosquitto'] },
+    // socat: a pty pair, so a gateway process opens a real serial device path that a simulator plays.
+    { pkg: 'socat', bins: ['socat'] },
+  ],
 };
 
 const purpose = process.argv[2] ?? 'test';
