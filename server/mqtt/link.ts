@@ -5,6 +5,7 @@ import {
   type CirculationEventPayload, type CommandRequest, type CommandResponse, type GatewayCommandName, type PresencePayload,
 } from '../../contract/mqtt.js';
 import type { EventBus } from '../bus.js';
+import { topicMatches } from '../../contract/topic-match.js';
 
 export interface LinkOptions {
   url: string;
@@ -16,6 +17,9 @@ export interface LinkOptions {
 
 interface GatewayState { id: string; online: boolean; ts: string; version?: string }
 
+/** A feature's handler for messages on a topic filter; `body` is the parsed JSON object (null when the payload is not one). */
+export type LinkHandler = (topic: string, body: Record<string, unknown> | null, payload: Buffer) => void;
+
 /**
  * The server's MQTT client: announces the server (retained status + last will), follows gateway
  * presence, publishes circulation events, and sends request/response commands to gateways.
@@ -26,6 +30,7 @@ export class MqttLink {
   private readonly pending = new Map<string, { resolve: (r: CommandResponse) => void; timer: NodeJS.Timeout }>();
   private unsubscribeBus: (() => void) | null = null;
   private readonly startedAt = Date.now();
+  private readonly subscriptions: { filter: string; qos: 0 | 1; handler: LinkHandler }[] = [];
 
   constructor(private readonly opts: LinkOptions, private readonly bus: EventBus) {}
 
@@ -47,6 +52,7 @@ export class MqttLink {
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('connect', () => {
       client.subscribe([topics.gatewayStatusAll(site), topics.gatewayCommandResponseAll(site)], { qos: 1 });
+      for (const s of this.subscriptions) client.subscribe(s.filter, { qos: s.qos });
       this.publishPresence(true);
     });
     client.on('error', (e) => console.error(`mqtt: ${e.message}`));
@@ -68,7 +74,38 @@ export class MqttLink {
     return this.client?.publishAsync(topics.serverStatus(this.opts.site), JSON.stringify(p), { qos: 1, retain: true });
   }
 
+  get site() { return this.opts.site; }
+
+  /**
+   * Lets a feature follow a topic filter (MQTT wildcards allowed); subscriptions survive reconnects.
+   * Returns an unsubscribe function.
+   */
+  subscribe(filter: string, handler: LinkHandler, qos: 0 | 1 = 1): () => void {
+    const entry = { filter, qos, handler };
+    this.subscriptions.push(entry);
+    if (this.client?.connected) this.client.subscribe(filter, { qos });
+    return () => {
+      const i = this.subscriptions.indexOf(entry);
+      if (i >= 0) this.subscriptions.splice(i, 1);
+      if (!this.subscriptions.some((s) => s.filter === filter)) this.client?.unsubscribe(filter);
+    };
+  }
+
+  /** Publishes a JSON payload (QoS 1 by default); resolves once the broker acknowledged it. */
+  async publish(topic: string, payload: unknown, opts: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    if (!this.client) throw new Error('the MQTT link is not started');
+    await this.client.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: opts.qos ?? 1, retain: opts.retain ?? false });
+  }
+
   private onMessage(topic: string, payload: Buffer) {
+    if (this.subscriptions.length) {
+      let body: Record<string, unknown> | null | undefined;
+      for (const s of this.subscriptions) {
+        if (!topicMatches(s.filter, topic)) continue;
+        if (body === undefined) body = parseJsonObject(payload);
+        try { s.handler(topic, body, payload); } catch (e) { console.error(`mqtt handler for ${s.filter} failed:`, e); }
+      }
+    }
     const parts = topic.split('/');
     const gatewayId = parts[4];
     if (!gatewayId || parts[3] !== 'gateway') return;
@@ -116,3 +153,4 @@ export class MqttLink {
     this.client = null;
   }
 }
+
