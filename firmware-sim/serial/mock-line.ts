@@ -1,6 +1,5 @@
 import { Duplex } from 'node:stream';
 import { SerialPortMock } from 'serialport';
-import type { MockPortBinding } from '@serialport/binding-mock';
 
 /**
  * An in-process serial line: the host end is a real `SerialPortMock` (what a gateway driver opens),
@@ -17,7 +16,8 @@ export async function openMockLine(path: string, baudRate = 38400): Promise<Mock
   SerialPortMock.binding.createPort(path, { echo: false, record: false });
   const host = new SerialPortMock({ path, baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => host.open((e) => (e ? reject(e) : resolve())));
-  const binding = host.port as MockPortBinding;
+  // @serialport/binding-mock's MockPortBinding (its typings do not resolve under NodeNext exports)
+  const binding = host.port as unknown as { isOpen: boolean; emitData(data: Buffer): void; write(buffer: Buffer): Promise<void> };
   const device = new Duplex({
     read() {},
     write(chunk: Buffer, _enc, cb) {
