@@ -144,7 +144,8 @@ function seedZonesAndDevices(db: Db, seed: number, ts: string, credentials: Demo
       ['returns-1', 'returns_slot', 'feig'], ['entrance-1', 'entrance_gate', 'metratec']];
     if (b.id === 'main') readers.push(['intake-1', 'intake_station', 'metratec'], ['wand-1', 'inventory_wand', 'metratec']);
     readers.forEach(([suffix, role, protocol], i) => add(`${b.id}-${suffix}`, 'reader', b.id, reading, `${b.name} ${role.replace('_', ' ')}`, role,
-      { gateway: gw, protocol, port: `/dev/ttyUSB${i}`, antennas: role === 'security_gate' ? 2 : 1 }));
+      // Relative ports live in the data directory: the demo's simulated serial lines (firmware-sim, socat ptys).
+      { gateway: gw, protocol, port: `dev/${b.id}-${suffix}`, antennas: role === 'security_gate' ? 2 : 1 }));
     const token = createHash('sha256').update(`shelfsense-demo:${seed}:${b.id}-kiosk`).digest('base64url');
     add(`${b.id}-kiosk`, 'kiosk', b.id, reading, `${b.name} self-check kiosk`, null, { readers: [`${b.id}-kiosk-1`] }, token);
     credentials.kioskTokens.push({ deviceId: `${b.id}-kiosk`, branchId: b.id, token });
@@ -204,6 +205,18 @@ function seedCatalogue(db: Db, rnd: Random, shape: LogShape, nRecords: number, n
   return itemsByClass;
 }
 
+/**
+ * Demo consent, derived from the card number so it does not shift the seeded stream: about 70 % keep
+ * their reading history and allow profiling, about 55 % accept care messages; e-mail and in-app on.
+ */
+function seedConsent(db: Db, patronId: number, cardNumber: string, now: Date) {
+  const h = createHash('sha256').update(`consent:${cardNumber}`).digest();
+  const share = (byte: number) => h[byte]! / 256;
+  const history = share(0) < 0.7;
+  db.prepare(`INSERT INTO patron_consent (patron_id, reading_history, profiling, marketing, channel_email, channel_sms, channel_in_app, updated_at)
+    VALUES (?, ?, ?, ?, 1, 0, 1, ?)`).run(patronId, history ? 1 : 0, history && share(1) < 0.95 ? 1 : 0, share(2) < 0.55 ? 1 : 0, now.toISOString());
+}
+
 interface DemoPatron { id: number; category: string; branch: string; loans: number; mix: Record<string, number> }
 
 function seedPatrons(db: Db, rnd: Random, shape: LogShape, n: number, pinHash: string, now: Date, progress: NonNullable<SeedOptions['onProgress']>): DemoPatron[] {
@@ -224,6 +237,7 @@ function seedPatrons(db: Db, rnd: Random, shape: LogShape, n: number, pinHash: s
       blockedReason: i > 10 && rnd.chance(0.015) ? '多次逾期未还，请到服务台 Repeated overdue items' : null,
       cardLost: i === 17,
     }, pinHash, now);
+    seedConsent(db, patron.id, patron.cardNumber, now);
     // Loans per patron and what they read follow one real reader of the log, scaled to a year.
     const yearly = Math.round(shape.loansPerReader[reader]! * (category === 'public' ? 0.3 : category === 'faculty' ? 0.8 : 0.6));
     out.push({ id: patron.id, category, branch, loans: Math.min(60, yearly), mix: shape.readerMixes[reader]! });
