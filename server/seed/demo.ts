@@ -143,7 +143,7 @@ function seedZonesAndDevices(db: Db, seed: number, ts: string, credentials: Demo
     const readers: [string, string, string][] = [['kiosk-1', 'kiosk_pad', 'feig'], ['kiosk-2', 'kiosk_pad', 'metratec'], ['gate-1', 'security_gate', 'feig'],
       ['returns-1', 'returns_slot', 'feig'], ['entrance-1', 'entrance_gate', 'metratec']];
     if (b.id === 'main') readers.push(['intake-1', 'intake_station', 'metratec'], ['wand-1', 'inventory_wand', 'metratec']);
-    readers.forEach(([suffix, role, protocol], i) => add(`${b.id}-${suffix}`, 'reader', b.id, reading, `${b.name} ${role.replace('_', ' ')}`, role,
+    readers.forEach(([suffix, role, protocol]) => add(`${b.id}-${suffix}`, 'reader', b.id, reading, `${b.name} ${role.replace('_', ' ')}`, role,
       // Relative ports live in the data directory: the demo's simulated serial lines (firmware-sim, socat ptys).
       { gateway: gw, protocol, port: `dev/${b.id}-${suffix}`, antennas: role === 'security_gate' ? 2 : 1 }));
     const token = createHash('sha256').update(`shelfsense-demo:${seed}:${b.id}-kiosk`).digest('base64url');
