@@ -25,6 +25,16 @@ export class ReaderField {
   /** Schedules the removal of a tag after `ms` (for "pulled away mid-write" scenarios). */
   removeAfter(uid: string, ms: number): NodeJS.Timeout { return setTimeout(() => this.remove(uid), ms); }
 
+  /**
+   * The next write that reaches this tag is its last: the write lands (the tag was still powered)
+   * and the tag leaves the field at once, so whatever the reader does next with it fails.
+   */
+  pullOnWrite(uid: string): void {
+    const p = this.placed.get(uid);
+    if (!p) throw new Error(`tag ${uid} is not in the field`);
+    p.tag.onWrite = () => { p.tag.onWrite = null; this.remove(uid); };
+  }
+
   has(uid: string): boolean { return this.placed.has(uid); }
 
   /** Tags on one antenna (or all antennas), in placement order. */

@@ -35,6 +35,8 @@ export class SimTag {
   readonly lockedBlocks = new Set<number>();
   latencyMs: number;
   failureRate: number;
+  /** Called as a write reaches the tag (block, AFI or EAS), before it is applied; scenarios use it to pull the tag away mid-write. */
+  onWrite: ((what: 'block' | 'afi' | 'eas') => void) | null = null;
 
   constructor(o: SimTagOptions) {
     if (!/^[0-9A-F]{16}$/.test(o.uid)) throw new Error(`tag UID must be 16 uppercase hex digits, got ${o.uid}`);
@@ -63,16 +65,19 @@ export class SimTag {
     if (n < 0 || n >= this.blockCount) throw new TagFault('BLOCK_OUT_OF_RANGE', `block ${n} outside 0..${this.blockCount - 1}`);
     if (data.length !== this.blockSize) throw new TagFault('BAD_LENGTH', `block data must be ${this.blockSize} bytes`);
     if (this.lockedBlocks.has(n)) throw new TagFault('LOCKED', `block ${n} is locked`);
+    this.onWrite?.('block');
     data.copy(this.memory, n * this.blockSize);
   }
 
   writeAfi(afi: number): void {
     if (this.afiLocked) throw new TagFault('LOCKED', 'AFI is locked');
+    this.onWrite?.('afi');
     this.afi = afi & 0xff;
   }
 
   setEas(on: boolean): void {
     if (!this.supportsEas) throw new TagFault('NOT_SUPPORTED', 'tag has no EAS');
+    this.onWrite?.('eas');
     this.eas = on;
   }
 }
