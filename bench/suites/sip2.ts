@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { openDb } from '../../server/store/db.js';
+import { openDb, startCheckpointer } from '../../server/store/db.js';
 import { Circulation } from '../../server/circulation/circulation.js';
 import type { Clock } from '../../server/clock.js';
 import { startSip2Server } from '../../server/sip2/server.js';
@@ -41,7 +41,9 @@ const suite: BenchSuite = {
     const seconds = env('BENCH_SIP2_SECONDS', 8);
     const fuzzCount = env('BENCH_SIP2_FUZZ', 1_000_000);
     const dir = mkdtempSync(join(tmpdir(), 'shelfsense-bench-sip2-'));
-    const db = openDb(join(dir, 'library.db'));
+    // The server's store: WAL, synchronous NORMAL, checkpoints in a worker thread.
+    const db = openDb(join(dir, 'library.db'), { autoCheckpoint: false });
+    const checkpointer = startCheckpointer(join(dir, 'library.db'));
     const offsetMs = START - Date.now();
     const clock: Clock = { now: () => new Date(Date.now() + offsetMs) }; // real time, moved to the library's test Monday
     let server: Awaited<ReturnType<typeof startSip2Server>> | null = null;
@@ -104,6 +106,7 @@ const suite: BenchSuite = {
       return figures;
     } finally {
       await server?.close();
+      await checkpointer.stop();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     }
