@@ -34,6 +34,8 @@ export const topics = {
   sorterBin: (site: string, readerId: string) => `${root(site)}/reader/${readerId}/sorter`,
   /** QoS 1, server → gate: the alarm light and buzzer of a security gate. */
   gateAlarm: (site: string, readerId: string) => `${root(site)}/reader/${readerId}/alarm`,
+  /** QoS 1, server → entrance gate: open the barrier, or show why not. */
+  entranceDecision: (site: string, readerId: string) => `${root(site)}/reader/${readerId}/entrance`,
 
   /** QoS 1: normalised Zigbee readings, whichever source (zigbee2mqtt or zigbee-herdsman) produced them. */
   envReading: (site: string) => `${root(site)}/env/reading`,
@@ -43,6 +45,13 @@ export const topics = {
   /** Retained: the Zigbee network's state as a gateway's source sees it (coordinator/bridge online, devices). */
   envSourceStatus: (site: string, gatewayId: string) => `${root(site)}/gateway/${gatewayId}/zigbee`,
   envSourceStatusAll: (site: string) => `${root(site)}/gateway/+/zigbee`,
+
+  /** firmware-sim: play a scenario (payload: a scenario JSON, see firmware-sim/scenarios). */
+  simScenario: (site: string) => `${root(site)}/sim/scenario`,
+  /** firmware-sim: a scenario finished (`{name, ok, error?}`). */
+  simScenarioDone: (site: string) => `${root(site)}/sim/scenario/done`,
+  /** Every gateway's configuration (the simulator follows them to know which readers to play). */
+  gatewayConfigAll: (site: string) => `${root(site)}/gateway/+/config`,
 } as const;
 
 export interface PresencePayload {
@@ -121,7 +130,7 @@ export interface ReaderConfig {
 /** Decoded tag memory. `format` says which data model was found. */
 export interface TagData {
   format: 'iso28560-3' | 'iso28560-2' | 'blank' | 'unknown';
-  /** ISO 28560: 0 acquisition, 1 circulating item, 2 not circulating, 7 discarded, 8 patron card, … (type of usage, high nibble = main type). */
+  /** ISO 28560 main type of usage 0..15: 0 acquisition, 1 circulating item, 2 not circulating, 7 discarded, 8 patron card, … (-3: low nibble of byte 0; -2: high nibble of the type-of-usage octet, sub-type dropped). */
   typeOfUsage: number | null;
   primaryItemId: string | null;
   partsInSet: number | null;
@@ -165,6 +174,13 @@ export interface ProgramTagParams { readerId: string; uid: string; data: { typeO
 
 export interface SorterBinPayload { id: string; ts: string; readerId: string; uid: string; barcode: string | null; bin: string; reason: string }
 export interface GateAlarmPayload { id: string; ts: string; readerId: string; on: boolean; uid?: string; barcode?: string | null }
+export interface EntranceDecisionPayload {
+  id: string; ts: string; readerId: string; allowed: boolean;
+  /** Reason code when refused (PATRON_NOT_FOUND, CARD_EXPIRED, CARD_LOST, PATRON_BLOCKED). */
+  reason: string | null;
+  message: { en: string; zh: string };
+  patronName?: string;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Environment (Zigbee)
@@ -213,6 +229,19 @@ export function parseJsonObject(payload: Buffer | string): Record<string, unknow
   } catch {
     return null;
   }
+}
+
+/**
+ * Turns Nagle's algorithm off on an MQTT client's TCP connection, on every (re)connect: commands,
+ * events and their PUBACKs are small packets that must leave at once, not wait up to 40 ms for a
+ * delayed ACK. (mqtt.js opens plain sockets with Node's default, Nagle on.)
+ */
+export function sendImmediately<C extends { on(event: 'connect', cb: () => void): unknown; stream?: unknown }>(client: C): C {
+  client.on('connect', () => {
+    const socket = client.stream as { setNoDelay?: (on: boolean) => void } | undefined;
+    socket?.setNoDelay?.(true);
+  });
+  return client;
 }
 
 /** MQTT 3.1.1 (protocol version 4) for every client: aedes 1.x speaks 3.1.1 only. */

@@ -1,0 +1,80 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { parseJsonObject, topics, type GatewayConfigPayload, type ReaderConfig } from '../contract/mqtt.js';
+import { Gateway, type GatewayOptions } from './gateway.js';
+import { Outbox } from './outbox.js';
+import { RfidReaders, type DriverFactory } from './readers/readers.js';
+
+export interface GatewayRuntimeOptions extends GatewayOptions {
+  /** Where the outbox and the last configuration are kept. */
+  dataDir: string;
+  drivers: Partial<Record<ReaderConfig['protocol'], DriverFactory>>;
+  /** Serial lines; defaults to real serial ports. */
+  openStream?: (cfg: ReaderConfig) => Promise<Duplex>;
+  log?: (line: string) => void;
+}
+
+/**
+ * A whole gateway: presence and commands (Gateway), the outbox, the RFID readers, all driven by the
+ * configuration the server publishes (retained). The last configuration is kept on disk, so after a
+ * restart the readers run, and their events are kept, even while the broker is still unreachable.
+ */
+export class GatewayRuntime {
+  readonly gateway: Gateway;
+  readonly outbox: Outbox;
+  readonly readers: RfidReaders;
+  private config: GatewayConfigPayload | null = null;
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: GatewayRuntimeOptions) {
+    this.gateway = new Gateway(opts);
+    this.outbox = new Outbox(join(opts.dataDir, 'outbox.db'));
+    this.readers = new RfidReaders({ gateway: this.gateway, outbox: this.outbox, drivers: opts.drivers, openStream: opts.openStream, log: opts.log });
+  }
+
+  private get configFile() { return join(this.opts.dataDir, 'config.json'); }
+
+  async start(): Promise<void> {
+    mkdirSync(this.opts.dataDir, { recursive: true });
+    this.readers.start();
+    if (existsSync(this.configFile)) {
+      const cached = parseJsonObject(readFileSync(this.configFile, 'utf8'));
+      if (cached) this.apply(cached as unknown as GatewayConfigPayload, false);
+    }
+    this.gateway.subscribe(topics.gatewayConfig(this.opts.site, this.opts.gatewayId), (_t, payload) => {
+      const body = parseJsonObject(payload);
+      if (!body || body.gatewayId !== this.opts.gatewayId || !Array.isArray(body.readers)) {
+        if (payload.length) this.opts.log?.(`gateway ${this.opts.gatewayId}: ignored a malformed configuration`);
+        return;
+      }
+      this.apply(body as unknown as GatewayConfigPayload, true);
+    });
+    const started = this.gateway.start();
+    // The outbox needs the client, which exists as soon as start() began connecting.
+    this.outbox.attach(this.gateway.mqtt!);
+    await started;
+  }
+
+  /** The configuration being run (null before the first one arrived). */
+  get current(): GatewayConfigPayload | null { return this.config; }
+
+  /** Resolves once the configuration received so far is applied. */
+  settled(): Promise<void> { return this.applying; }
+
+  private apply(config: GatewayConfigPayload, persist: boolean): void {
+    this.config = config;
+    if (persist) writeFileSync(this.configFile, JSON.stringify(config));
+    this.applying = this.applying.then(() => this.readers.setReaders(config.readers)).catch((e) => {
+      this.opts.log?.(`gateway ${this.opts.gatewayId}: could not apply the configuration: ${e instanceof Error ? e.message : e}`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.applying;
+    await this.readers.stop();
+    await this.outbox.flushed(2000);
+    await this.gateway.stop();
+    this.outbox.close();
+  }
+}
