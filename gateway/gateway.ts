@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { topicMatches } from '../contract/topic-match.js';
 import {
-  MQTT_PROTOCOL_VERSION, parseJsonObject, topics, type CommandResponse, type GatewayErrorCode, type PingData, type PresencePayload,
+  MQTT_PROTOCOL_VERSION, sendImmediately, parseJsonObject, topics, type CommandResponse, type GatewayErrorCode, type PingData, type PresencePayload,
 } from '../contract/mqtt.js';
 
 export interface GatewayOptions {
@@ -54,14 +54,14 @@ export class Gateway {
   async start(): Promise<void> {
     const { site, gatewayId } = this.opts;
     const will: PresencePayload = { id: gatewayId, online: false, ts: new Date().toISOString() };
-    const client = mqtt.connect(this.opts.mqttUrl, {
+    const client = sendImmediately(mqtt.connect(this.opts.mqttUrl, {
       protocolVersion: MQTT_PROTOCOL_VERSION,
       clientId: `shelfsense-gateway-${site}-${gatewayId}`,
       username: this.opts.username,
       password: this.opts.password,
       reconnectPeriod: 1000,
       will: { topic: topics.gatewayStatus(site, gatewayId), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
-    });
+    }));
     this.client = client;
     client.on('connect', () => {
       client.subscribe(topics.gatewayCommand(site, gatewayId), { qos: 1 });

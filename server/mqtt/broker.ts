@@ -33,7 +33,9 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     };
   }
   const sockets = new Set<import('node:net').Socket>();
-  const tcp: TcpServer = createTcpServer((socket) => {
+  // Small MQTT packets (PUBACKs, commands) go out at once: without TCP_NODELAY, Nagle's algorithm and
+  // delayed ACKs hold them up to 40 ms on loopback.
+  const tcp: TcpServer = createTcpServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     aedes.handle(socket);

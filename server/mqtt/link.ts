@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
-  MQTT_PROTOCOL_VERSION, parseJsonObject, topics,
+  MQTT_PROTOCOL_VERSION, sendImmediately, parseJsonObject, topics,
   type CirculationEventPayload, type CommandRequest, type CommandResponse, type GatewayCommandName, type PresencePayload,
 } from '../../contract/mqtt.js';
 import type { EventBus } from '../bus.js';
@@ -39,7 +39,7 @@ export class MqttLink {
   async start(): Promise<void> {
     const { site } = this.opts;
     const will: PresencePayload = { id: 'server', online: false, ts: new Date().toISOString() };
-    const client = mqtt.connect(this.opts.url, {
+    const client = sendImmediately(mqtt.connect(this.opts.url, {
       protocolVersion: MQTT_PROTOCOL_VERSION,
       clientId: `shelfsense-server-${site}-${randomUUID().slice(0, 8)}`,
       username: this.opts.username,
@@ -47,7 +47,7 @@ export class MqttLink {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       will: { topic: topics.serverStatus(site), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
-    });
+    }));
     this.client = client;
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('connect', () => {
