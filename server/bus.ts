@@ -1,9 +1,22 @@
 import type { CircEvent } from './circulation/circulation.js';
+import type { EntranceDecisionPayload, ReaderStatusPayload } from '../contract/mqtt.js';
+import type { KioskSessionView } from './rfid/kiosk.js';
+import type { GateAlarm } from './rfid/gate.js';
+import type { ReturnOutcome } from './rfid/returns.js';
+
+/** What the RFID feature tells the kiosk screens and the dashboard. */
+export type RfidBusEvent =
+  | { kind: 'kiosk'; session: KioskSessionView }
+  | { kind: 'gate_alarm'; alarm: GateAlarm }
+  | { kind: 'return'; outcome: ReturnOutcome }
+  | { kind: 'entrance'; decision: EntranceDecisionPayload }
+  | { kind: 'reader_status'; status: ReaderStatusPayload };
 
 /** What the server's features tell each other and the live (SSE) stream, typed per topic. */
 export interface BusEvents {
   circulation: CircEvent;
   gateway: { gatewayId: string; site: string; online: boolean; ts: string };
+  rfid: RfidBusEvent;
 }
 export type BusTopic = keyof BusEvents;
 

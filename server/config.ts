@@ -40,6 +40,15 @@ export const ConfigSchema = z.object({
     /** Empty with the demo on: the demo library's SIP2 logins (printed at start) are used. */
     accounts: z.array(Sip2AccountSchema).default([]),
   }).default({ enabled: true, host: '127.0.0.1', port: 6001, maxLineBytes: 65536, maxConnections: 200, idleTimeoutMs: 600_000, statusBeforeLogin: false, accounts: [] }),
+  /** Outgoing e-mail (kiosk receipts, care campaigns). Without smtpUrl, nothing is e-mailed. */
+  mail: z.object({
+    smtpUrl: z.string().optional(),
+    from: z.string().default('Shelfsense <library@localhost>'),
+  }).default({ from: 'Shelfsense <library@localhost>' }),
+  rfid: z.object({
+    /** A kiosk session ends after this idle time (ms). */
+    kioskIdleMs: z.number().int().min(1000).default(60_000),
+  }).default({ kioskIdleMs: 60_000 }),
   db: z.object({ synchronous: z.enum(['normal', 'full']).default('normal') }).default({ synchronous: 'normal' }),
   demo: z.object({
     /** Seed the demo library when the data directory is empty. */
@@ -66,6 +75,7 @@ const ENV: Record<string, (c: Record<string, any>, v: string) => void> = {
   SHELFSENSE_SIP2_ENABLED: (c, v) => { (c.sip2 ??= {}).enabled = v === 'true' || v === '1'; },
   SHELFSENSE_SIP2_HOST: (c, v) => { (c.sip2 ??= {}).host = v; },
   SHELFSENSE_SIP2_PORT: (c, v) => { (c.sip2 ??= {}).port = Number(v); },
+  SHELFSENSE_SMTP_URL: (c, v) => { (c.mail ??= {}).smtpUrl = v; },
   SHELFSENSE_DB_SYNCHRONOUS: (c, v) => { (c.db ??= {}).synchronous = v; },
   SHELFSENSE_DEMO_SEED: (c, v) => { (c.demo ??= {}).seed = v === 'true' || v === '1'; },
   SHELFSENSE_DEMO_DEVICES: (c, v) => { (c.demo ??= {}).devices = v === 'true' || v === '1'; },

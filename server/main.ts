@@ -17,6 +17,9 @@ import { VERSION } from './version.js';
 import { startSip2Server, type RunningSip2 } from './sip2/server.js';
 import type { Sip2Account } from './sip2/account.js';
 import { Sip2AccountSchema } from './sip2/account.js';
+import { RfidFeature } from './rfid/rfid.js';
+import { publishGatewayConfigs } from './devices/gateway-config.js';
+import { writeSimulatedTags } from './devices/sim-tags.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -32,6 +35,7 @@ export interface Running {
   circulation: Circulation;
   bus: EventBus;
   link: MqttLink;
+  rfid: RfidFeature;
   broker: EmbeddedBroker | null;
   sip2: RunningSip2 | null;
   httpUrl: string;
@@ -84,6 +88,12 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     await link.start();
     stops.push(() => link.stop());
 
+    const rfid = new RfidFeature({ db, circulation, bus, clock, link, kioskIdleMs: config.rfid.kioskIdleMs, log: (line) => console.error(line) });
+    rfid.start();
+    stops.push(() => rfid.stop());
+    // Retained: each gateway gets its readers and Zigbee devices as soon as it connects.
+    await publishGatewayConfigs(db, link, config.dataDir);
+
     const housekeeping = setInterval(() => {
       try { circulation.expireHolds({ channel: 'system', branchId: '*', actor: 'housekeeping' }); }
       catch (e) { console.error('hold expiry failed:', e); }
@@ -105,7 +115,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
       }
     }
 
-    const app = createApp({ db, circulation, bus, config, clock, health: () => ({ mqtt: link.status(), sip2: sip2 ? { listening: true, port: sip2.port } : { listening: false } }) });
+    const app = createApp({ db, circulation, bus, config, clock, rfid, health: () => ({ mqtt: link.status(), sip2: sip2 ? { listening: true, port: sip2.port } : { listening: false } }) });
     const server: ServerType = await new Promise((resolveServer, reject) => {
       const s = serve({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolveServer(s));
       s.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
@@ -116,10 +126,18 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
 
     const children: ChildProcess[] = [];
     if (config.demo.devices) {
+      // The simulator plays every reader on a pty in the data directory, with the library's tags.
+      const simDir = join(config.dataDir, 'dev');
+      const tagsFile = writeSimulatedTags(db, config.dataDir);
+      children.push(spawnProcess('firmware-sim/main.ts', {
+        SHELFSENSE_SITE: config.site, SHELFSENSE_MQTT_URL: mqttUrl, SHELFSENSE_SIM_DIR: simDir, SHELFSENSE_SIM_TAGS: tagsFile,
+        ...(config.mqtt.username ? { SHELFSENSE_MQTT_USERNAME: config.mqtt.username, SHELFSENSE_MQTT_PASSWORD: config.mqtt.password ?? '' } : {}),
+      }));
       const gatewayIds = (db.prepare("SELECT id FROM device WHERE kind = 'gateway' ORDER BY id").all() as { id: string }[]).map((r) => r.id);
       for (const gatewayId of gatewayIds.length ? gatewayIds : ['gw-1']) {
         children.push(spawnProcess('gateway/main.ts', {
           SHELFSENSE_SITE: config.site, SHELFSENSE_GATEWAY_ID: gatewayId, SHELFSENSE_MQTT_URL: mqttUrl,
+          SHELFSENSE_GATEWAY_DIR: join(config.dataDir, 'gateway', gatewayId),
           ...(config.mqtt.username ? { SHELFSENSE_MQTT_USERNAME: config.mqtt.username, SHELFSENSE_MQTT_PASSWORD: config.mqtt.password ?? '' } : {}),
         }));
       }
@@ -127,7 +145,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     }
 
     return {
-      config, db, circulation, bus, link, broker, sip2, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
+      config, db, circulation, bus, link, rfid, broker, sip2, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
       credentialsFile, children, stop: stopAll,
     };
   } catch (e) {

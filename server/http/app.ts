@@ -23,6 +23,8 @@ import { meRoutes } from './routes/me.js';
 import { adminRoutes } from './routes/admin.js';
 import { eventRoutes } from './routes/events.js';
 import { ioRoutes } from './routes/io.js';
+import { rfidRoutes } from './routes/rfid.js';
+import type { RfidFeature } from '../rfid/rfid.js';
 
 export interface AppDeps {
   db: Db;
@@ -30,6 +32,8 @@ export interface AppDeps {
   bus: EventBus;
   config: Config;
   clock?: Clock;
+  /** The RFID feature, when the server runs one (kiosk sessions, gates, intake, inventory). */
+  rfid?: RfidFeature;
   /** Extra health facts (MQTT link state, …) merged into GET /api/v1/health. */
   health?: () => Record<string, unknown>;
 }
@@ -39,7 +43,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** Every resource of the API, mounted under /api/v1; each file is one resource and its routes. */
 const RESOURCES = [
   healthRoutes, authRoutes, recordRoutes, itemRoutes, patronRoutes, circulationRoutes, branchRoutes, policyRoutes, meRoutes,
-  adminRoutes, eventRoutes, ioRoutes,
+  adminRoutes, eventRoutes, ioRoutes, rfidRoutes,
 ];
 
 /**

@@ -33,11 +33,11 @@ export const ProblemSchema = z.object({
 }).openapi('Problem');
 export type Problem = z.infer<typeof ProblemSchema>;
 
-export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
 
 const REASON_PHRASES: Record<ProblemStatus, string> = {
   400: 'Bad request', 401: 'Sign-in required', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 413: 'Content too large',
-  415: 'Unsupported media type', 422: 'Unprocessable content', 429: 'Too many requests', 500: 'Internal server error', 503: 'Service unavailable',
+  415: 'Unsupported media type', 422: 'Unprocessable content', 429: 'Too many requests', 500: 'Internal server error', 502: 'Bad gateway', 503: 'Service unavailable',
 };
 
 /** An HTTP-level refusal thrown from middleware or handlers; the error handler turns it into problem+json. */
@@ -147,6 +147,7 @@ const DESCRIPTIONS: Record<ProblemStatus, string> = {
   422: 'the body breaks the schema (VALIDATION_FAILED with field errors) or a domain rule',
   429: 'too many failed sign-ins (TOO_MANY_ATTEMPTS); see Retry-After',
   500: 'unexpected error',
+  502: 'a device did not do what was asked (a reader write that failed or did not verify)',
   503: 'unavailable',
 };
 
