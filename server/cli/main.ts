@@ -5,8 +5,9 @@ import { seedCommand } from './seed.js';
 import { importCommand } from './import.js';
 import { exportCommand } from './export.js';
 import { backupCommand } from './backup.js';
+import { simulateCommand } from './simulate.js';
 
-const COMMANDS: Command[] = [startCommand, seedCommand, importCommand, exportCommand, backupCommand];
+const COMMANDS: Command[] = [startCommand, seedCommand, importCommand, exportCommand, backupCommand, simulateCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -61,7 +61,7 @@ describe('shelfsense command', () => {
   });
 
   it('has --help on every command and refuses unknown ones', () => {
-    for (const cmd of ['start', 'seed', 'import', 'export', 'backup']) {
+    for (const cmd of ['start', 'seed', 'import', 'export', 'backup', 'simulate']) {
       const r = spawnSync(process.execPath, [BIN, cmd, '--help'], { cwd: ROOT, encoding: 'utf8' });
       expect(r.status, cmd).toBe(0);
       expect(r.stdout, cmd).toMatch(new RegExp(`Usage: shelfsense ${cmd}`));

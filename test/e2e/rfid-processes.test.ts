@@ -4,9 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
-import Database from 'better-sqlite3';
 import { MQTT_PROTOCOL_VERSION, topics } from '../../contract/mqtt.js';
-import type { Scenario } from '../../firmware-sim/scenarios/scenario.js';
 import { staffClient, startMosquitto } from './helpers.js';
 
 // The kiosk scenario across processes, as a site runs it: `shelfsense start` (server) with an
@@ -47,38 +45,37 @@ describe('RFID across processes', () => {
     await expect.poll(async () => ((await staff.get('/rfid/readers')).body.readers as { id: string; status: { online: boolean } | null }[])
       .filter((r) => r.id.startsWith('main-') && r.status?.online).length, { timeout: 30_000, interval: 250 }).toBe(7);
 
-    const db = new Database(join(dataDir, 'shelfsense.db'), { readonly: true });
-    const card = (db.prepare(`SELECT card_number FROM patron p WHERE blocked_reason IS NULL AND card_lost = 0 AND expiry_date > date('now', '+1 day')
-        AND card_tag_uid IS NOT NULL AND (SELECT count(*) FROM loan WHERE patron_id = p.id AND closed_at IS NULL) = 0
-        AND NOT EXISTS (SELECT 1 FROM fee WHERE patron_id = p.id AND paid_cents < amount_cents) ORDER BY p.id LIMIT 1`).get() as { card_number: string }).card_number;
-    const books = (db.prepare(`SELECT min(barcode) AS barcode FROM item i WHERE status = 'available' AND home_branch = 'main' AND item_type = 'book' AND tag_uid IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM hold h WHERE h.record_id = i.record_id AND h.status IN ('waiting', 'in_transit', 'ready'))
-        GROUP BY record_id ORDER BY record_id LIMIT 3`).all() as { barcode: string }[]).map((r) => r.barcode);
-    db.close();
+    // `shelfsense simulate` resolves a shipped scenario against the database and has the simulator play it.
+    const simulate = (...args: string[]) => new Promise<{ code: number | null; out: string }>((resolveRun) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin/shelfsense.mjs'), 'simulate', ...args, '--data-dir', dataDir, '--mqtt-url', broker.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout!.on('data', (d) => { text += d; });
+      child.stderr!.on('data', (d) => { text += d; });
+      child.once('exit', (code) => resolveRun({ code, out: text }));
+    });
+    for (const name of ['gate-alarm', 'returns', 'inventory-sweep']) {
+      const dry = await simulate(name, '--dry-run');
+      expect(dry.code, dry.out).toBe(0);
+      expect(dry.out).not.toMatch(/"(card|item):\$/);
+    }
+    const played = await simulate('kiosk-checkout');
+    expect(played.code, played.out).toBe(0);
+    const card = /card:\$patron\s+→ card:(\S+)/.exec(played.out)![1]!;
+    const books = [...played.out.matchAll(/item:\$available\d\s+→ item:(\S+)/g)].map((m) => m[1]!);
+    expect(books).toHaveLength(3);
+    // The scenario put the card and the books down, and took everything away again: the session ended, the books are lent.
+    await expect.poll(async () => (await staff.get('/rfid/kiosks/main-kiosk-1/session')).body.session, { timeout: 10_000, interval: 200 }).toBeNull();
+    for (const b of books) expect((await staff.get(`/items/by-barcode/${b}`)).body.status).toBe('on_loan');
+    const log = (await staff.get('/events/log?op=checkout&limit=10')).body.events as { channel: string; actor: string; outcome: string; detail: { barcode: string } }[];
+    expect(log.filter((e) => e.channel === 'kiosk' && e.actor === 'reader:main-kiosk-1' && e.outcome === 'ok').map((e) => e.detail.barcode).sort()).toEqual([...books].sort());
+    const patronId = (await staff.get('/events/log?op=checkout&limit=1')).body.events[0].patronId;
+    expect((await staff.get(`/patrons/${patronId}`)).body.cardNumber).toBe(card);
 
     const client = await mqtt.connectAsync(broker.url, { protocolVersion: MQTT_PROTOCOL_VERSION });
     cleanups.push(() => client.endAsync());
     await client.subscribeAsync(topics.simScenarioDone('demo'), { qos: 1 });
     const done: { name: string; ok: boolean; error?: string }[] = [];
     client.on('message', (_t, p) => done.push(JSON.parse(p.toString())));
-    const play = async (s: Scenario) => {
-      await client.publishAsync(topics.simScenario('demo'), JSON.stringify(s), { qos: 1 });
-      await expect.poll(() => done.find((d) => d.name === s.name), { timeout: 15_000 }).toBeTruthy();
-      expect(done.find((d) => d.name === s.name)).toMatchObject({ ok: true });
-    };
-
-    await play({
-      name: 'card and 3 books on kiosk pad 1',
-      steps: [{ at: 0, reader: 'main-kiosk-1', place: [`card:${card}`] }, { at: 400, reader: 'main-kiosk-1', place: books.map((b) => `item:${b}`) }],
-    });
-    await expect.poll(async () => ((await staff.get('/rfid/kiosks/main-kiosk-1/session')).body.session?.items ?? [])
-      .filter((i: { status: string }) => i.status === 'checked_out').length, { timeout: 15_000, interval: 200 }).toBe(3);
-    const session = (await staff.get('/rfid/kiosks/main-kiosk-1/session')).body.session;
-    expect(session.patron.cardNumber).toBe(card);
-    for (const b of books) expect((await staff.get(`/items/by-barcode/${b}`)).body.status).toBe('on_loan');
-
-    await play({ name: 'take everything off the pad', steps: [{ at: 0, reader: 'main-kiosk-1', remove: [`card:${card}`, ...books.map((b) => `item:${b}`)] }] });
-    await expect.poll(async () => (await staff.get('/rfid/kiosks/main-kiosk-1/session')).body.session, { timeout: 10_000, interval: 200 }).toBeNull();
 
     // A bad scenario is refused by the simulator with a reason, and changes nothing.
     await client.publishAsync(topics.simScenario('demo'), JSON.stringify({ name: 'broken', steps: [{ at: 0, reader: 'main-kiosk-1' }] }), { qos: 1 });
