@@ -39,16 +39,16 @@ export class GatewayRuntime {
     mkdirSync(this.opts.dataDir, { recursive: true });
     this.readers.start();
     if (existsSync(this.configFile)) {
-      const cached = parseJsonObject(readFileSync(this.configFile, 'utf8'));
-      if (cached) this.apply(cached as unknown as GatewayConfigPayload, false);
+      const cached = this.validConfig(parseJsonObject(readFileSync(this.configFile, 'utf8')));
+      if (cached) this.apply(cached, false);
     }
     this.gateway.subscribe(topics.gatewayConfig(this.opts.site, this.opts.gatewayId), (_t, payload) => {
-      const body = parseJsonObject(payload);
-      if (!body || body.gatewayId !== this.opts.gatewayId || !Array.isArray(body.readers)) {
+      const body = this.validConfig(parseJsonObject(payload));
+      if (!body) {
         if (payload.length) this.opts.log?.(`gateway ${this.opts.gatewayId}: ignored a malformed configuration`);
         return;
       }
-      this.apply(body as unknown as GatewayConfigPayload, true);
+      this.apply(body, true);
     });
     const started = this.gateway.start();
     // The outbox needs the client, which exists as soon as start() began connecting.
@@ -61,6 +61,12 @@ export class GatewayRuntime {
 
   /** Resolves once the configuration received so far is applied. */
   settled(): Promise<void> { return this.applying; }
+
+  /** A configuration for this gateway whose every reader entry is usable; anything else is ignored whole (the readers keep running as they are). */
+  private validConfig(body: Record<string, unknown> | null): GatewayConfigPayload | null {
+    if (!body || body.gatewayId !== this.opts.gatewayId || !Array.isArray(body.readers) || !body.readers.every(isReaderConfig)) return null;
+    return body as unknown as GatewayConfigPayload;
+  }
 
   private apply(config: GatewayConfigPayload, persist: boolean): void {
     this.config = config;
@@ -77,4 +83,13 @@ export class GatewayRuntime {
     await this.gateway.stop();
     this.outbox.close();
   }
+}
+
+function isReaderConfig(v: unknown): v is ReaderConfig {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  const count = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  const optional = (x: unknown) => x === undefined || (typeof x === 'number' && Number.isFinite(x) && x >= 0);
+  return typeof r.id === 'string' && r.id !== '' && typeof r.role === 'string' && typeof r.protocol === 'string'
+    && typeof r.port === 'string' && r.port !== '' && count(r.antennas) && optional(r.baudRate) && optional(r.address) && optional(r.pollMs);
 }

@@ -109,8 +109,13 @@ export class ReaderLink {
   }
 
   private schedulePoll(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => { void this.exclusive(() => this.poll()).finally(() => this.schedulePoll(this.cfg.pollMs ?? 100)); }, ms);
+    const driver = this.driver;
+    if (this.stopped || !driver) return;
+    // A poll loop belongs to one opened line: once that line is lost (during the poll, or by it
+    // timing out) the loop ends, and the reopen starts a fresh one — never two loops at once.
+    this.timer = setTimeout(() => {
+      void this.exclusive(() => this.poll()).finally(() => { if (this.driver === driver) this.schedulePoll(this.cfg.pollMs ?? 100); });
+    }, ms);
   }
 
   /** Runs one operation on the line when the previous one is done. */
