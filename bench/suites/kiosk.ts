@@ -24,6 +24,8 @@ import type { BenchSuite, Figures } from '../lib/suite.js';
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const SIZE = { records: 20_000, items: 40_000, patrons: 4_000, openLoans: 2_000 };
 const BOOKS_PER_PATRON = 10;
+/** Both pads at 115,200 baud, 8N1 (FEIG ID ISC readers and metraTec USB readers run at it). */
+const BAUD = 115_200;
 
 /** The hops of one checkout, as instants (performance.now()) on the one clock all parts share here. */
 interface Trace { decoded?: number; published?: number; atServer?: number; commandSent?: number; atGateway?: number; writeStarted?: number; verified?: number }
@@ -39,8 +41,10 @@ const HOPS: [string, keyof Trace, keyof Trace][] = [
  * to desensitise it, the gateway writes AFI and EAS and reads them back. Latency runs from the tag's
  * inventory frame decoded in the gateway to the verified write. Everything runs in this one process
  * (broker, server, gateway, simulators), so the figures include their sharing of one event loop.
+ * With `wireTime` the serial line delivers bytes at the pads' baud rate (10 bits a byte), as a UART
+ * does; the `line_wait` and `write_verify` hops then carry the time on the wire.
  */
-async function kioskChain(log: (l: string) => void, checkouts: number): Promise<Figures> {
+async function kioskChain(log: (l: string) => void, checkouts: number, wireTime: boolean): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'shelfsense-bench-kiosk-'));
   const config = loadConfig({ dataDir: dir, site: 'bench', http: { port: 0 }, mqtt: { port: 0, wsPort: 0 }, sip2: { enabled: false }, demo: { seed: false, devices: false } }, {});
   mkdirSync(dir, { recursive: true });
@@ -51,7 +55,7 @@ async function kioskChain(log: (l: string) => void, checkouts: number): Promise<
   const device = setup.prepare('INSERT INTO device (id, kind, branch_id, name, role, config, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
   device.run('gw-bench', 'gateway', 'main', 'bench gateway', null, '{}', ts);
   for (const protocol of ['feig', 'metratec']) {
-    device.run(`kiosk-${protocol}`, 'reader', 'main', `${protocol} pad`, 'kiosk_pad', JSON.stringify({ gateway: 'gw-bench', protocol, port: `dev/kiosk-${protocol}`, antennas: 1, pollMs: 50 }), ts);
+    device.run(`kiosk-${protocol}`, 'reader', 'main', `${protocol} pad`, 'kiosk_pad', JSON.stringify({ gateway: 'gw-bench', protocol, port: `dev/kiosk-${protocol}`, antennas: 1, pollMs: 50, baudRate: BAUD }), ts);
   }
   setup.close();
 
@@ -86,7 +90,7 @@ async function kioskChain(log: (l: string) => void, checkouts: number): Promise<
   const gateway = new GatewayRuntime({
     site: 'bench', gatewayId: 'gw-bench', mqttUrl: running.mqttUrl, dataDir: join(dir, 'gateway'), drivers,
     openStream: async (cfg) => {
-      const line = await openMockLine(`${cfg.port}-${lines.length}`, cfg.baudRate ?? 38400);
+      const line = await openMockLine(`${cfg.port}-${lines.length}`, cfg.baudRate ?? 38400, { wireTime });
       lines.push(line);
       const field = new ReaderField(1, lines.length);
       fields.set(cfg.id, field);
@@ -205,9 +209,14 @@ const suite: BenchSuite = {
     const feig = decodeRate(feigStream(frames), frames, () => { const d = new FeigFrameDecoder({ replies: true }); return (c) => d.push(c).length; }, rounds);
     const metratec = decodeRate(metratecStream(frames), frames, () => { const d = new MetratecLineDecoder(); return (c) => { let n = 0; for (const l of d.push(c)) if (l !== END_OF_FRAME) n++; return n; }; }, rounds);
     log(`decoding: FEIG ${Math.round(feig)} frames/s, metraTec ${Math.round(metratec)} lines/s`);
-    const chain = await kioskChain(log, env('BENCH_KIOSK_CHECKOUTS', 1000));
+    // The chain as a site has it: bytes take their time on a 115,200-baud line. Then the same with
+    // an instant line, which leaves only our software's share.
+    const chain = await kioskChain(log, env('BENCH_KIOSK_CHECKOUTS', 1000), true);
+    const instant = await kioskChain(log, env('BENCH_KIOSK_INSTANT_CHECKOUTS', 500), false);
     return {
       ...chain,
+      p50_ms_instant_line: instant.p50_ms!,
+      p99_ms_instant_line: instant.p99_ms!,
       decode_frames_per_s_feig: { value: Math.round(feig), unit: 'frames/s' },
       decode_frames_per_s_metratec: { value: Math.round(metratec), unit: 'frames/s' },
     };

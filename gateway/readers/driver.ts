@@ -18,6 +18,11 @@ export interface RfidDriver {
   /** NXP ICODE EAS: null when the tag or reader does not support it. */
   readEas(uid: string): Promise<boolean | null>;
   setEas(uid: string, on: boolean): Promise<void>;
+  /**
+   * The security state in one go, in as few commands as the line allows: EAS alarm first, then the
+   * system information (AFI), which also tells a silent EAS-off tag from an absent one (NO_TAG).
+   */
+  readSecurity(uid: string): Promise<{ info: TagSystemInfo; eas: boolean | null }>;
   /** Resynchronisation and error counters since the driver was created. */
   readonly counters: DriverCounters;
   close(): Promise<void>;

@@ -195,6 +195,19 @@ class FeigDriver implements RfidDriver {
     });
   }
 
+  readSecurity(uid: string): Promise<{ info: TagSystemInfo; eas: boolean | null }> {
+    return this.exclusive(async () => {
+      let eas: boolean | null = null;
+      if (isNxp(uid)) {
+        const reply = await this.exchange(FeigCmd.CUSTOM, [MFR_NXP, NxpCmd.EAS_ALARM, FeigMode.ADDRESSED, ...uidBytes(uid)]);
+        if (reply.status === FeigStatus.OK) eas = true;
+        else if (reply.status === FeigStatus.NO_TRANSPONDER) eas = false; // silent: EAS off, if the tag answers below
+        else if (!unsupported(reply)) throw statusError(reply);
+      }
+      return { info: await this.readSystemInfo(uid), eas };
+    });
+  }
+
   setEas(uid: string, on: boolean): Promise<void> {
     if (!isNxp(uid)) return Promise.reject(new ReaderError('NOT_SUPPORTED', `tag ${uid} is not an NXP ICODE tag: no EAS`));
     return this.exclusive(async () => {

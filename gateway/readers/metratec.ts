@@ -156,7 +156,8 @@ class MetratecReaderDriver implements MetratecDriver {
   readEas(uid: string): Promise<boolean | null> {
     return this.op(async () => {
       try {
-        await this.request('REQ', uid, easRequest(uid, ISO_CMD.nxpEasAlarm));
+        // Silence is an answer here (EAS off), so it is not retried: the system information below tells it from absence.
+        await this.request('REQ', uid, easRequest(uid, ISO_CMD.nxpEasAlarm), 0);
         return true;
       } catch (e) {
         if (!(e instanceof ReaderError)) throw e;
@@ -165,6 +166,20 @@ class MetratecReaderDriver implements MetratecDriver {
       }
       await this.readSystemInfo(uid);
       return false;
+    });
+  }
+
+  readSecurity(uid: string): Promise<{ info: TagSystemInfo; eas: boolean | null }> {
+    return this.op(async () => {
+      let eas: boolean | null;
+      try {
+        await this.request('REQ', uid, easRequest(uid, ISO_CMD.nxpEasAlarm), 0);
+        eas = true;
+      } catch (e) {
+        if (!(e instanceof ReaderError) || (e.code !== 'NOT_SUPPORTED' && e.code !== 'NO_TAG')) throw e;
+        eas = e.code === 'NOT_SUPPORTED' ? null : false; // silent: EAS off, if the tag answers below
+      }
+      return { info: await this.readSystemInfo(uid), eas };
     });
   }
 
@@ -279,14 +294,14 @@ class MetratecReaderDriver implements MetratecDriver {
    * TNR is retried once, collisions (CDT) three times, a wrong ISO CRC once; ISO error codes
    * become typed errors (ISO 15693-3 §7.4.2).
    */
-  private async request(kind: 'REQ' | 'WRQ', uid: string, frame: Buffer): Promise<Buffer> {
+  private async request(kind: 'REQ' | 'WRQ', uid: string, frame: Buffer, silenceRetries = TNR_RETRIES): Promise<Buffer> {
     const antenna = this.antennaOf.get(uid);
     if (antenna !== undefined) await this.selectAntenna(antenna);
     let silent = 0, collisions = 0, badCrc = 0;
     for (;;) {
       const answer = parseTagAnswer(await this.exchange(requestCommand(kind, frame), isTagAnswer))!;
       if (answer.kind === 'word') {
-        if (answer.word === 'TNR') { if (silent++ < TNR_RETRIES) continue; throw new ReaderError('NO_TAG', `tag ${uid} is not responding`); }
+        if (answer.word === 'TNR') { if (silent++ < silenceRetries) continue; throw new ReaderError('NO_TAG', `tag ${uid} is not responding`); }
         if (answer.word === 'CDT') { if (collisions++ < COLLISION_RETRIES) continue; throw new ReaderError('TAG_ERROR', `tag ${uid}: collisions`); }
         throw this.wordError(answer.word, kind);
       }

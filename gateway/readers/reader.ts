@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { ReaderConfig, ReaderStatusPayload, ReaderTagEvent, SecurityState, TagReport } from '../../contract/mqtt.js';
-import { decodeTagMemory } from '../../contract/rfid/tag-data.js';
-import { ReaderError, type RfidDriver } from './driver.js';
+import { decodeTagMemory, DSFID_ISO28560_2 } from '../../contract/rfid/tag-data.js';
+import { ReaderError, type RfidDriver, type TagSystemInfo } from './driver.js';
 
-/** Bytes read from a tag when it enters the field: the ISO 28560-3 basic block (34 bytes) or the start of an ISO 28560-2 data set. */
-const TAG_READ_BYTES = 64;
+/** Bytes read from a tag when it enters the field: the ISO 28560-3 basic block (34 bytes)… */
+const BASIC_BLOCK_BYTES = 34;
+/** …or, for an ISO 28560-2 data set (or memory that is not an ISO 28560-3 block), the start of it. */
+const DATA_SET_BYTES = 64;
 
 export interface ReaderLinkDeps {
   gatewayId: string;
@@ -28,6 +30,8 @@ export class ReaderLink {
   private stream: Duplex | null = null;
   private driver: RfidDriver | null = null;
   private readonly present = new Map<string, Present>();
+  /** Tags whose EAS could not be read when they entered (their `eas: null` means unknown, not "no EAS"). */
+  private readonly easUnread = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
@@ -151,6 +155,7 @@ export class ReaderLink {
       if (seen.has(uid)) continue;
       if (++p.misses >= this.leaveAfterMisses) {
         this.present.delete(uid);
+        this.easUnread.delete(uid);
         this.emit('leave', p.report);
       }
     }
@@ -160,11 +165,27 @@ export class ReaderLink {
   private async readTag(driver: RfidDriver, uid: string, antenna: number): Promise<TagReport> {
     const report: TagReport = { uid, antenna, security: null, data: null };
     try {
-      const info = await driver.systemInfo(uid);
-      report.security = { afi: info.afi ?? 0, eas: await driver.readEas(uid).catch(() => null) };
-      const blocks = Math.min(info.blockCount, Math.ceil(TAG_READ_BYTES / info.blockSize));
-      const memory = await driver.readBlocks(uid, 0, blocks);
+      let info: TagSystemInfo;
+      try {
+        const sec = await driver.readSecurity(uid);
+        info = sec.info;
+        report.security = { afi: info.afi ?? 0, eas: sec.eas };
+        this.easUnread.delete(uid);
+      } catch (e) {
+        if (e instanceof ReaderError && (e.code === 'NO_TAG' || e.code === 'TAG_GONE')) throw e;
+        info = await driver.systemInfo(uid); // the EAS alarm failed, not the tag: its EAS stays unknown
+        report.security = { afi: info.afi ?? 0, eas: null };
+        this.easUnread.add(uid);
+      }
+      // Every byte costs time on the serial line: read the basic block, and more only when it is not one.
+      const blocksFor = (bytes: number) => Math.min(info.blockCount, Math.ceil(bytes / info.blockSize));
+      const first = blocksFor(info.dsfid === DSFID_ISO28560_2 ? DATA_SET_BYTES : BASIC_BLOCK_BYTES);
+      let memory = await driver.readBlocks(uid, 0, first);
       report.data = decodeTagMemory(memory, info.dsfid ?? undefined);
+      if (report.data.format === 'unknown' && blocksFor(DATA_SET_BYTES) > first) {
+        memory = Buffer.concat([memory, await driver.readBlocks(uid, first, blocksFor(DATA_SET_BYTES) - first)]);
+        report.data = decodeTagMemory(memory, info.dsfid ?? undefined);
+      }
     } catch (e) {
       this.deps.log?.(`reader ${this.cfg.id}: tag ${uid} could not be read: ${e instanceof Error ? e.message : e}`);
     }
@@ -182,11 +203,14 @@ export class ReaderLink {
       await driver.writeAfi(uid, afi);
       let easSupported = false;
       if (eas !== undefined) {
-        const before = await driver.readEas(uid);
+        // Whether the tag has EAS is known from when it entered the field (null = none); ask only if not.
+        const known = this.easUnread.has(uid) ? null : this.present.get(uid)?.report.security;
+        const before = known ? known.eas : await driver.readEas(uid);
         if (before !== null) { await driver.setEas(uid, eas); easSupported = true; }
       }
-      const info = await driver.systemInfo(uid);
-      const easNow = easSupported ? await driver.readEas(uid) : null;
+      const back = await driver.readSecurity(uid);
+      const info = back.info;
+      const easNow = easSupported ? back.eas : null;
       if (info.afi !== afi || (easSupported && easNow !== eas)) {
         throw new NotVerifiedError(`read back AFI ${hex(info.afi)} EAS ${easNow} after writing AFI ${hex(afi)} EAS ${eas}`);
       }
