@@ -211,7 +211,12 @@ export interface ZigbeeDeviceConfig {
   z2mName?: string;
   /** IEEE address, for the zigbee-herdsman source. */
   ieee?: string;
+  /** climate, light, smoke, water, motion, contact (sensors); ac, ventilation, curtain, siren (actuators). */
   role: string;
+  /** The zone (room) the device is in, when it is in one. */
+  zoneId?: string;
+  /** Reporting interval in seconds, for sensors that report on a schedule (stale after twice this). */
+  intervalS?: number;
 }
 
 export interface GatewayConfigPayload {

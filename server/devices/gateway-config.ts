@@ -8,7 +8,7 @@ import type { MqttLink } from '../mqtt/link.js';
 const READER_ROLES: ReaderRole[] = ['kiosk_pad', 'security_gate', 'returns_slot', 'intake_station', 'inventory_wand', 'entrance_gate'];
 const PROTOCOLS: ReaderProtocol[] = ['feig', 'metratec'];
 
-interface DeviceRow { id: string; kind: string; role: string | null; config: string }
+interface DeviceRow { id: string; kind: string; role: string | null; zone_id: string | null; config: string }
 
 /**
  * What each gateway runs, derived from the device table: its readers (role, protocol, serial
@@ -17,7 +17,7 @@ interface DeviceRow { id: string; kind: string; role: string | null; config: str
  * A relative serial port path is resolved against the data directory (the demo's simulated lines).
  */
 export function gatewayConfigs(db: Db, dataDir: string, now = new Date()): GatewayConfigPayload[] {
-  const rows = db.prepare("SELECT id, kind, role, config FROM device WHERE kind IN ('gateway', 'reader', 'sensor', 'actuator') ORDER BY id").all() as DeviceRow[];
+  const rows = db.prepare("SELECT id, kind, role, zone_id, config FROM device WHERE kind IN ('gateway', 'reader', 'sensor', 'actuator') ORDER BY id").all() as DeviceRow[];
   const configs = new Map<string, GatewayConfigPayload>();
   const parse = (r: DeviceRow) => { try { return JSON.parse(r.config) as Record<string, unknown>; } catch { return {}; } };
   for (const r of rows.filter((r) => r.kind === 'gateway')) {
@@ -49,6 +49,8 @@ export function gatewayConfigs(db: Db, dataDir: string, now = new Date()): Gatew
         id: r.id, role: r.role ?? r.kind,
         ...(typeof c.z2mName === 'string' ? { z2mName: c.z2mName } : {}),
         ...(typeof c.ieee === 'string' ? { ieee: c.ieee } : {}),
+        ...(r.zone_id ? { zoneId: r.zone_id } : {}),
+        ...(typeof c.interval_s === 'number' ? { intervalS: c.interval_s } : {}),
       };
       if (dev.z2mName || dev.ieee) gw.zigbee.devices.push(dev);
     }
