@@ -44,6 +44,9 @@ export class ReaderLink {
 
   /** Consecutive polls a tag may be missed before it counts as gone (one missed answer is not a leave). */
   leaveAfterMisses = 2;
+  /** While online, the status (with its error counters) is republished this often when the counters moved. */
+  statusEveryMs = 10_000;
+  private lastStatus = { at: 0, counters: '' };
 
   constructor(readonly cfg: ReaderConfig, private readonly deps: ReaderLinkDeps) {}
 
@@ -151,6 +154,7 @@ export class ReaderLink {
       }
       return;
     }
+    this.publishCountersNow();
     for (const [uid, p] of this.present) {
       if (seen.has(uid)) continue;
       if (++p.misses >= this.leaveAfterMisses) {
@@ -275,7 +279,19 @@ export class ReaderLink {
   private setOnline(online: boolean): void {
     const changed = online !== this.online;
     this.online = online;
-    if (changed || !online) this.deps.onStatus(this.status());
+    if (changed || !online) this.publishStatus();
+  }
+
+  private publishStatus(): void {
+    const s = this.status();
+    this.lastStatus = { at: Date.now(), counters: JSON.stringify(s.counters) };
+    this.deps.onStatus(s);
+  }
+
+  /** Frames, bad CRCs, resyncs and timeouts are counted as they happen; the dashboard sees them within statusEveryMs. */
+  private publishCountersNow(): void {
+    if (Date.now() - this.lastStatus.at < this.statusEveryMs) return;
+    if (JSON.stringify(this.status().counters) !== this.lastStatus.counters) this.publishStatus();
   }
 }
 

@@ -35,10 +35,11 @@ export interface SimulatedSite {
  * (in-process GatewayRuntime with the real drivers), and every reader played by its simulator on
  * an in-process serial line (SerialPortMock). Only the RF field is simulated.
  */
-export async function startSimulatedSite(opts: { mqtt?: { embedded: false; url: string }; pollMs?: number } = {}): Promise<SimulatedSite> {
+export async function startSimulatedSite(opts: { mqtt?: { embedded: false; url: string }; pollMs?: number; smtpUrl?: string } = {}): Promise<SimulatedSite> {
   const dataDir = mkdtempSync(join(tmpdir(), 'shelfsense-rfid-'));
   const config = loadConfig({
     dataDir, site: 'rfid', http: { port: 0 }, mqtt: opts.mqtt ?? { port: 0, wsPort: 0 }, sip2: { enabled: false }, demo: { devices: false },
+    ...(opts.smtpUrl ? { mail: { smtpUrl: opts.smtpUrl, from: 'Library <library@example.org>' } } : {}),
   }, {});
   const running = await startShelfsense(config, { log: () => undefined });
   const fields = new Map<string, ReaderField>();

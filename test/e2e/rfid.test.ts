@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import type { KioskSessionView } from '../../server/rfid/kiosk.js';
 import type { Db } from '../../server/store/db.js';
 import { lendablePair, staffClient } from './helpers.js';
@@ -11,8 +13,24 @@ import { startSimulatedSite, until, type SimulatedSite } from './rfid-harness.js
 let site: SimulatedSite;
 let db: Db;
 const desk = { branchId: 'main', channel: 'desk' as const, actor: 'test' };
-beforeAll(async () => { site = await startSimulatedSite(); db = site.running.db; }, 120_000);
-afterAll(async () => { await site?.stop(); });
+/** What a local SMTP server received (kiosk receipts by e-mail). */
+const mails: { to: string[]; body: string }[] = [];
+let smtp: SMTPServer;
+beforeAll(async () => {
+  smtp = new SMTPServer({
+    authOptional: true, disabledCommands: ['STARTTLS'],
+    onData(stream, session, done) {
+      let body = '';
+      stream.on('data', (d) => { body += d; });
+      stream.on('end', () => { mails.push({ to: session.envelope.rcptTo.map((r) => r.address), body }); done(); });
+    },
+  });
+  await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
+  const smtpPort = (smtp.server.address() as AddressInfo).port;
+  site = await startSimulatedSite({ smtpUrl: `smtp://127.0.0.1:${smtpPort}` });
+  db = site.running.db;
+}, 120_000);
+afterAll(async () => { await site?.stop(); await new Promise<void>((r) => smtp.close(() => r())); });
 
 const field = (reader: string) => site.fields.get(`main-${reader}`)!;
 const row = <T>(sql: string, ...args: unknown[]) => db.prepare(sql).get(...args) as T;
@@ -80,6 +98,16 @@ describe('RFID self-service, end to end', () => {
     expect(text).toContain('已借 Borrowed: 2');
     expect(text).toContain('Not borrowed: 1');
     expect(text.split('\n').every((l) => [...l].length <= 32)).toBe(true);
+    // …and by e-mail to the patron's address on file, through the library's SMTP server.
+    const email = row<{ email: string }>('SELECT email FROM patron WHERE card_number = ?', patron).email;
+    const sent = await fetch(`${site.running.httpUrl}/api/v1/rfid/kiosk-sessions/${ended.id}/receipt/email`, {
+      method: 'POST', headers: { authorization: `Bearer ${site.running.seeded!.credentials.kioskTokens.find((k) => k.branchId === 'main')!.token}` },
+    });
+    expect(sent.status).toBe(200);
+    expect(await sent.json()).toMatchObject({ sentTo: email });
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.to).toEqual([email]);
+    expect(mails[0]!.body).toContain(a);
     expect((await staff.get('/rfid/readers')).body.readers).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'main-kiosk-1', status: expect.objectContaining({ online: true }) })]));
     lent = [a!, b!];
   });

@@ -344,6 +344,18 @@ describe('ReaderLink and its serial line (FEIG)', () => {
     expect(enters(r)).toHaveLength(1);
   });
 
+  it('given garbage on the line, when the status interval passes, then the republished status counts the resynchronisation', async () => {
+    const r = await rig();
+    r.link.statusEveryMs = 50;
+    await until('the reader online', () => r.link.isOnline);
+    const before = r.statuses.length;
+    // A burst of noise between frames, as a loose connector makes: the driver drops it and resynchronises.
+    r.lines.at(-1)!.device.write(Buffer.from([0x00, 0x13, 0x37, 0xfe, 0x42]));
+    await until('a status with the resync counted', () => r.statuses.slice(before).some((s) => s.online && s.counters.resyncs > 0), 3000);
+    expect(r.statuses.at(-1)).toMatchObject({ online: true, counters: { reopens: 0 } });
+    expect(r.statuses.at(-1)!.counters.frames).toBeGreaterThan(0);
+  });
+
   it('given a polling link, when it is stopped, then it is offline, its line is closed and nothing polls any more', async () => {
     const r = await rig({ pollMs: 10 });
     await until('some polls', () => r.requests.filter(isInventory).length >= 2);
