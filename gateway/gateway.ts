@@ -37,6 +37,11 @@ export class Gateway {
     this.handlers.set('ping', (): PingData => ({ gatewayId: this.opts.gatewayId, uptimeS: this.uptimeS() }));
   }
 
+  private readonly connectListeners: (() => void)[] = [];
+
+  /** Runs on every (re)connect to the broker, after the presence is announced (features republish their state). */
+  onConnect(listener: () => void): void { this.connectListeners.push(listener); }
+
   /** Registers the handler of one command name (reader drivers, Zigbee sources). */
   handle(command: string, handler: CommandHandler): void { this.handlers.set(command, handler); }
 
@@ -67,6 +72,7 @@ export class Gateway {
       client.subscribe(topics.gatewayCommand(site, gatewayId), { qos: 1 });
       for (const s of this.subscriptions) client.subscribe(s.filter, { qos: 1 });
       this.publishPresence(true);
+      for (const l of this.connectListeners) { try { l(); } catch (e) { console.error(`gateway ${gatewayId}: connect listener failed:`, e); } }
     });
     const commandTopic = topics.gatewayCommand(site, gatewayId);
     client.on('message', (topic, payload) => {

@@ -40,6 +40,10 @@ export class RfidReaders {
     gateway.handle('rfid.writeSecurity', (p) => this.writeSecurity(p));
     gateway.handle('rfid.readTag', (p) => this.withReader(p, (link, uid) => link.readTagNow(uid)));
     gateway.handle('rfid.programTag', (p) => this.programTag(p));
+    // After a reconnect the server may have marked our readers offline (our last will): say how they are.
+    gateway.onConnect(() => {
+      for (const link of this.links.values()) this.deps.outbox.enqueue(topics.readerStatus(gateway.opts.site, link.cfg.id), link.status(), true);
+    });
   }
 
   /** Applies a new reader list: readers whose configuration changed are restarted, removed ones stopped. */

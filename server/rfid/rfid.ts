@@ -85,6 +85,18 @@ export class RfidFeature {
       if (!s.online) this.readers.forgetField(s.readerId);
       this.deps.bus.emit('rfid', { kind: 'reader_status', status: s });
     }));
+    // A gateway that went away (its last will) takes its readers with it, whatever their retained status says.
+    this.unsubscribe.push(this.deps.bus.on('gateway', (g) => {
+      if (g.online) return;
+      for (const r of this.readers.all().filter((x) => x.gatewayId === g.gatewayId)) {
+        const last = this.status.get(r.id);
+        if (!last?.online) continue;
+        const s: ReaderStatusPayload = { ...last, online: false, ts: g.ts, error: `gateway ${g.gatewayId} is offline` };
+        this.status.set(r.id, s);
+        this.readers.forgetField(r.id);
+        this.deps.bus.emit('rfid', { kind: 'reader_status', status: s });
+      }
+    }));
   }
 
   async stop(): Promise<void> {

@@ -296,4 +296,15 @@ describe('RFID self-service, end to end', () => {
     expect(again.body.code).toBe('TAG_BOUND_TO_OTHER_ITEM');
     station.clear();
   });
+
+  it('shows the readers of a gateway whose connection dropped as offline, and online again when it is back', async () => {
+    const gw = site.gateways.find((g) => g.gateway.opts.gatewayId === 'gw-main')!;
+    // The connection breaks without a goodbye: the broker publishes the gateway's last will.
+    (gw.gateway.mqtt!.stream as { destroy(): void }).destroy();
+    await until('the readers offline', () => site.running.rfid.readerStatus().find((r) => r.readerId === 'main-kiosk-1')?.online === false);
+    expect(site.running.rfid.readerStatus().find((r) => r.readerId === 'main-kiosk-1')).toMatchObject({ online: false, error: expect.stringContaining('gw-main') });
+    expect(site.running.rfid.readerStatus().find((r) => r.readerId === 'medical-kiosk-1')).toMatchObject({ online: true });
+    // mqtt.js reconnects; the gateway says again how its readers are.
+    await until('the readers online again', () => site.running.rfid.readerStatus().filter((r) => r.readerId.startsWith('main-')).every((r) => r.online), 15_000);
+  });
 });
