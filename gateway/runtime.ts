@@ -5,6 +5,7 @@ import { parseJsonObject, topics, type GatewayConfigPayload, type ReaderConfig }
 import { Gateway, type GatewayOptions } from './gateway.js';
 import { Outbox } from './outbox.js';
 import { RfidReaders, type DriverFactory } from './readers/readers.js';
+import { Zigbee2MqttSource } from './zigbee/z2m-source.js';
 
 export interface GatewayRuntimeOptions extends GatewayOptions {
   /** Where the outbox and the last configuration are kept. */
@@ -24,6 +25,7 @@ export class GatewayRuntime {
   readonly gateway: Gateway;
   readonly outbox: Outbox;
   readonly readers: RfidReaders;
+  readonly zigbee2mqtt: Zigbee2MqttSource;
   private config: GatewayConfigPayload | null = null;
   private applying: Promise<void> = Promise.resolve();
 
@@ -31,6 +33,7 @@ export class GatewayRuntime {
     this.gateway = new Gateway(opts);
     this.outbox = new Outbox(join(opts.dataDir, 'outbox.db'));
     this.readers = new RfidReaders({ gateway: this.gateway, outbox: this.outbox, drivers: opts.drivers, openStream: opts.openStream, log: opts.log });
+    this.zigbee2mqtt = new Zigbee2MqttSource({ gateway: this.gateway, outbox: this.outbox, log: opts.log });
   }
 
   private get configFile() { return join(this.opts.dataDir, 'config.json'); }
@@ -38,6 +41,7 @@ export class GatewayRuntime {
   async start(): Promise<void> {
     mkdirSync(this.opts.dataDir, { recursive: true });
     this.readers.start();
+    this.zigbee2mqtt.start();
     if (existsSync(this.configFile)) {
       const cached = this.validConfig(parseJsonObject(readFileSync(this.configFile, 'utf8')));
       if (cached) this.apply(cached, false);
@@ -71,13 +75,18 @@ export class GatewayRuntime {
   private apply(config: GatewayConfigPayload, persist: boolean): void {
     this.config = config;
     if (persist) writeFileSync(this.configFile, JSON.stringify(config));
-    this.applying = this.applying.then(() => this.readers.setReaders(config.readers)).catch((e) => {
+    this.applying = this.applying.then(async () => {
+      await this.readers.setReaders(config.readers);
+      // Always applied: a source other than zigbee2mqtt (or none) switches it off.
+      this.zigbee2mqtt.setConfig(config.zigbee ?? { source: 'none', devices: [] });
+    }).catch((e) => {
       this.opts.log?.(`gateway ${this.opts.gatewayId}: could not apply the configuration: ${e instanceof Error ? e.message : e}`);
     });
   }
 
   async stop(): Promise<void> {
     await this.applying;
+    this.zigbee2mqtt.stop();
     await this.readers.stop();
     await this.outbox.flushed(2000);
     await this.gateway.stop();
