@@ -6,6 +6,8 @@ import { Gateway, type GatewayOptions } from './gateway.js';
 import { Outbox } from './outbox.js';
 import { RfidReaders, type DriverFactory } from './readers/readers.js';
 import { Zigbee2MqttSource } from './zigbee/z2m-source.js';
+import { HerdsmanSource } from './zigbee/herdsman-source.js';
+import { createCoordinatorController, type CoordinatorSettings } from './zigbee/herdsman-controller.js';
 
 export interface GatewayRuntimeOptions extends GatewayOptions {
   /** Where the outbox and the last configuration are kept. */
@@ -14,6 +16,8 @@ export interface GatewayRuntimeOptions extends GatewayOptions {
   /** Serial lines; defaults to real serial ports. */
   openStream?: (cfg: ReaderConfig) => Promise<Duplex>;
   log?: (line: string) => void;
+  /** The site's Zigbee coordinator, for a configuration whose Zigbee source is `herdsman`. */
+  coordinator?: CoordinatorSettings;
 }
 
 /**
@@ -26,6 +30,7 @@ export class GatewayRuntime {
   readonly outbox: Outbox;
   readonly readers: RfidReaders;
   readonly zigbee2mqtt: Zigbee2MqttSource;
+  private herdsman: HerdsmanSource | null = null;
   private config: GatewayConfigPayload | null = null;
   private applying: Promise<void> = Promise.resolve();
 
@@ -79,14 +84,40 @@ export class GatewayRuntime {
       await this.readers.setReaders(config.readers);
       // Always applied: a source other than zigbee2mqtt (or none) switches it off.
       this.zigbee2mqtt.setConfig(config.zigbee ?? { source: 'none', devices: [] });
+      await this.applyCoordinator(config.zigbee);
     }).catch((e) => {
       this.opts.log?.(`gateway ${this.opts.gatewayId}: could not apply the configuration: ${e instanceof Error ? e.message : e}`);
     });
   }
 
+  /** Runs the herdsman source while the configuration asks for it; the zigbee.* commands follow the active source. */
+  private async applyCoordinator(zigbee: GatewayConfigPayload['zigbee'] | undefined): Promise<void> {
+    const wanted = zigbee?.source === 'herdsman';
+    if (!wanted) {
+      if (!this.herdsman) return;
+      await this.herdsman.stop();
+      this.herdsman = null;
+      this.gateway.handle('zigbee.set', (p) => this.zigbee2mqtt.zigbeeSet(p));
+      this.gateway.handle('zigbee.get', (p) => this.zigbee2mqtt.zigbeeGet(p));
+      return;
+    }
+    if (!this.herdsman) {
+      if (!this.opts.coordinator) {
+        this.opts.log?.(`gateway ${this.opts.gatewayId}: the configuration asks for a Zigbee coordinator, but none is set (SHELFSENSE_ZIGBEE_PORT)`);
+        return;
+      }
+      const log = this.opts.log ?? (() => undefined);
+      const controller = await createCoordinatorController(this.opts.coordinator, join(this.opts.dataDir, 'herdsman'), log);
+      this.herdsman = new HerdsmanSource({ gateway: this.gateway, outbox: this.outbox, controller, log });
+      await this.herdsman.start();
+    }
+    this.herdsman.setDevices(zigbee!.devices);
+  }
+
   async stop(): Promise<void> {
     await this.applying;
     this.zigbee2mqtt.stop();
+    await this.herdsman?.stop();
     await this.readers.stop();
     await this.outbox.flushed(2000);
     await this.gateway.stop();
