@@ -3,6 +3,7 @@ import type { EntranceDecisionPayload, ReaderStatusPayload } from '../contract/m
 import type { KioskSessionView } from './rfid/kiosk.js';
 import type { GateAlarm } from './rfid/gate.js';
 import type { ReturnOutcome } from './rfid/returns.js';
+import type { EnvironmentBusEvent } from './environment/environment.js';
 
 /** What the RFID feature tells the kiosk screens and the dashboard. */
 export type RfidBusEvent =
@@ -17,6 +18,7 @@ export interface BusEvents {
   circulation: CircEvent;
   gateway: { gatewayId: string; site: string; online: boolean; ts: string };
   rfid: RfidBusEvent;
+  environment: EnvironmentBusEvent;
 }
 export type BusTopic = keyof BusEvents;
 

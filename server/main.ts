@@ -20,6 +20,8 @@ import { Sip2AccountSchema } from './sip2/account.js';
 import { RfidFeature } from './rfid/rfid.js';
 import { publishGatewayConfigs } from './devices/gateway-config.js';
 import { writeSimulatedTags } from './devices/sim-tags.js';
+import { EnvironmentFeature } from './environment/environment.js';
+import { smtpMailer } from './rfid/receipt.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -36,6 +38,7 @@ export interface Running {
   bus: EventBus;
   link: MqttLink;
   rfid: RfidFeature;
+  environment: EnvironmentFeature;
   broker: EmbeddedBroker | null;
   sip2: RunningSip2 | null;
   httpUrl: string;
@@ -94,6 +97,15 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     // Retained: each gateway gets its readers and Zigbee devices as soon as it connects.
     await publishGatewayConfigs(db, link, config.dataDir);
 
+    const environment = new EnvironmentFeature({
+      db, clock, link, bus, calendars: circulation.calendars,
+      mailer: config.mail.smtpUrl ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined,
+      log: (line) => console.error(line),
+      onDevicesChanged: () => { publishGatewayConfigs(db, link, config.dataDir).catch((e) => console.error(`gateway configs: ${e.message}`)); },
+    });
+    environment.start();
+    stops.push(() => environment.stop());
+
     const housekeeping = setInterval(() => {
       try { circulation.expireHolds({ channel: 'system', branchId: '*', actor: 'housekeeping' }); }
       catch (e) { console.error('hold expiry failed:', e); }
@@ -115,7 +127,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
       }
     }
 
-    const app = createApp({ db, circulation, bus, config, clock, rfid, health: () => ({ mqtt: link.status(), sip2: sip2 ? { listening: true, port: sip2.port } : { listening: false } }) });
+    const app = createApp({ db, circulation, bus, config, clock, rfid, environment, health: () => ({ mqtt: link.status(), sip2: sip2 ? { listening: true, port: sip2.port } : { listening: false } }) });
     const server: ServerType = await new Promise((resolveServer, reject) => {
       const s = serve({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolveServer(s));
       s.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
@@ -145,7 +157,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     }
 
     return {
-      config, db, circulation, bus, link, rfid, broker, sip2, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
+      config, db, circulation, bus, link, rfid, environment, broker, sip2, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
       credentialsFile, children, stop: stopAll,
     };
   } catch (e) {

@@ -25,6 +25,8 @@ import { eventRoutes } from './routes/events.js';
 import { ioRoutes } from './routes/io.js';
 import { rfidRoutes } from './routes/rfid.js';
 import type { RfidFeature } from '../rfid/rfid.js';
+import { environmentRoutes } from './routes/environment.js';
+import type { EnvironmentFeature } from '../environment/environment.js';
 
 export interface AppDeps {
   db: Db;
@@ -34,6 +36,8 @@ export interface AppDeps {
   clock?: Clock;
   /** The RFID feature, when the server runs one (kiosk sessions, gates, intake, inventory). */
   rfid?: RfidFeature;
+  /** The environment and safety feature (zones, controllers, alarms, intrusion). */
+  environment?: EnvironmentFeature;
   /** Extra health facts (MQTT link state, …) merged into GET /api/v1/health. */
   health?: () => Record<string, unknown>;
 }
@@ -43,7 +47,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** Every resource of the API, mounted under /api/v1; each file is one resource and its routes. */
 const RESOURCES = [
   healthRoutes, authRoutes, recordRoutes, itemRoutes, patronRoutes, circulationRoutes, branchRoutes, policyRoutes, meRoutes,
-  adminRoutes, eventRoutes, ioRoutes, rfidRoutes,
+  adminRoutes, eventRoutes, ioRoutes, rfidRoutes, environmentRoutes,
 ];
 
 /**

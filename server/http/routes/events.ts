@@ -59,7 +59,7 @@ export function eventRoutes(deps: AppDeps) {
 
   app.openapi(createRoute({
     method: 'get', path: '/events', tags: ['events'], ...staff,
-    summary: 'Live events (Server-Sent Events): `event: circulation` (a CircEvent, with `id:`), `event: gateway` (a GatewayEvent) and `event: rfid` (kiosk sessions, gate alarms, returns, entrance decisions, reader status)',
+    summary: 'Live events (Server-Sent Events): `event: circulation` (a CircEvent, with `id:`), `event: gateway` (a GatewayEvent) and `event: rfid` (kiosk sessions, gate alarms, returns, entrance decisions, reader status) and `event: environment` (readings summaries, commands, alarms, intrusion)',
     description: `A comment line every ${HEARTBEAT_MS / 1000} s keeps the stream open. Reconnecting with Last-Event-ID resends the circulation events missed since.`,
     request: { headers: z.object({ 'Last-Event-ID': z.string().regex(/^\d{1,15}$/).optional() }) },
     responses: { 200: { description: 'the event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...problems(400, 401, 403) },
@@ -76,6 +76,7 @@ export function eventRoutes(deps: AppDeps) {
         bus.on('circulation', (e) => send('circulation', e, e.id)),
         bus.on('gateway', (e) => send('gateway', e)),
         bus.on('rfid', (e) => send('rfid', e)),
+        bus.on('environment', (e) => send('environment', e)),
       ];
       let heartbeat: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {

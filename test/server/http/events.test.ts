@@ -70,7 +70,7 @@ describe('GET /api/v1/events (Server-Sent Events)', () => {
     const base = bus.live; // the composition root's own subscriptions, if any
     const reader = (await api.call('/events', { as: s })).body!.getReader();
     await readUntil(reader, ': connected');
-    expect(bus.live).toBe(base + 3); // circulation, gateway and rfid
+    expect(bus.live).toBe(base + 4); // circulation, gateway, rfid and environment
     await reader.cancel();
     await vi.waitFor(() => expect(bus.live).toBe(base));
   });

@@ -1,0 +1,180 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { systemClock } from '../../clock.js';
+import { ALARM_STATES } from '../../environment/alarms.js';
+import { ENV_ROLES, type EnvironmentFeature } from '../../environment/environment.js';
+import { ZONE_PROFILE_NAMES, type ZoneProfileName } from '../../environment/profiles.js';
+import { NUMERIC_KEYS, zoneMetrics } from '../../environment/store.js';
+import type { AppDeps } from '../app.js';
+import { allow, staffOnly } from '../auth.js';
+import { actorOf, router, type StaffPrincipal } from '../env.js';
+import { HttpProblem, problems } from '../problem.js';
+import { IdParam, IsoInstant, json, ok, SESSION } from '../schemas/common.js';
+
+const Id = z.string().min(1).max(64);
+const ZoneParam = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'main-reading' }) });
+const BranchParam = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'main' }) });
+const DeviceParam = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'main-reading-climate' }) });
+const Anything = z.record(z.string(), z.unknown());
+const Comment = z.string().trim().min(1).max(500);
+const ActuatorRole = z.enum(['ac', 'ventilation', 'curtain']);
+const optionalJson = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: false as const });
+const atLeastOne = (o: Record<string, unknown>) => Object.values(o).some((v) => v !== undefined);
+
+export const ZoneProfilePatch = z.strictObject({
+  profile: z.enum(ZONE_PROFILE_NAMES as [ZoneProfileName, ...ZoneProfileName[]]).optional(),
+  overrides: z.record(z.string(), z.unknown()).nullable().optional()
+    .openapi({ description: 'ProfileOverrides (docs/environment.md); null removes them; checked by resolveProfile, every issue listed in a 422 INVALID_ZONE_PROFILE' }),
+}).refine(atLeastOne, 'give profile, overrides or both').openapi('ZoneProfilePatch');
+export const OverrideBody = z.strictObject({
+  role: ActuatorRole,
+  state: z.enum(['ON', 'OFF', 'OPEN', 'CLOSE']).openapi({ description: 'ON/OFF for ac and ventilation, OPEN/CLOSE for curtains' }),
+  until: IsoInstant,
+  note: z.string().trim().max(500).optional(),
+}).openapi('ZoneOverride');
+export const DevicePatch = z.strictObject({
+  zoneId: Id.nullable().optional().openapi({ description: 'the zone the device is in (a zone of another branch moves it to that branch); null takes it out of any zone' }),
+  role: z.enum(ENV_ROLES).optional(),
+  intervalS: z.number().int().min(1).max(86_400).nullable().optional().openapi({ description: 'reporting interval; stale after twice it' }),
+}).refine(atLeastOne, 'give zoneId, role or intervalS').openapi('EnvironmentDevicePatch');
+
+/**
+ * Environment and safety: zones (profile, latest readings, controller, preservation metrics),
+ * manual overrides, reading history, the actuator command log, alarms (ISA-18.2 life cycle) and
+ * intrusion arming. Staff of either role operate; admins change profiles and device mapping.
+ */
+export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFeature }) {
+  const app = router();
+  const clock = deps.clock ?? systemClock;
+  const staff = { security: SESSION, middleware: staffOnly() };
+  const admin = { security: SESSION, middleware: allow('admin') };
+  const feature = () => {
+    if (!deps.environment) throw new HttpProblem(503, 'ENVIRONMENT_UNAVAILABLE', 'the environment feature is not running');
+    return deps.environment;
+  };
+  const who = (p: unknown) => ({ by: (p as StaffPrincipal).displayName, actor: actorOf(p as StaffPrincipal) });
+  const body = (x: unknown) => x as Record<string, unknown>;
+
+  app.openapi(createRoute({
+    method: 'get', path: '/environment/zones', tags: ['environment'], ...staff,
+    summary: 'Zones with profile, latest readings, controller status, actuators and the last 24 h of preservation metrics',
+    responses: { 200: ok(z.object({ zones: z.array(Anything) }), 'every zone'), ...problems(401, 403, 503) },
+  }), (c) => {
+    const f = feature(), now = clock.now();
+    const zones = f.zones().map((zone) => ({
+      ...zone, actuators: zone.devices.filter((d) => d.kind === 'actuator'),
+      metrics24h: zoneMetrics(f.store, { climate: zone.devices.find((d) => d.role === 'climate')?.id, light: zone.devices.find((d) => d.role === 'light')?.id }, zone.profile, now, f.timeZone),
+    }));
+    return c.json({ zones: zones as unknown as Record<string, unknown>[] }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'patch', path: '/environment/zones/{id}/profile', tags: ['environment'], summary: "Changes a zone's profile and its overrides", ...admin,
+    request: { params: ZoneParam, body: json(ZoneProfilePatch) },
+    responses: { 200: ok(Anything, 'the zone with its new profile'), ...problems(400, 401, 403, 404, 422, 503) },
+  }), (c) => {
+    const { profile, overrides } = c.req.valid('json');
+    return c.json(body(feature().setProfile(c.req.valid('param').id, { profile, overrides }, who(c.get('principal')).actor)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'post', path: '/environment/zones/{id}/override', tags: ['environment'], summary: 'Holds an actuator in a state until a time, whatever the readings say', ...staff,
+    request: { params: ZoneParam, body: json(OverrideBody) },
+    responses: { 200: ok(Anything, "the zone controller's status"), ...problems(400, 401, 403, 404, 422, 503) },
+  }), (c) => {
+    const { until, ...o } = c.req.valid('json'), { by, actor } = who(c.get('principal'));
+    return c.json(body(feature().setOverride(c.req.valid('param').id, { ...o, until: new Date(until) }, by, actor)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'delete', path: '/environment/zones/{id}/override', tags: ['environment'], summary: 'Ends an override early; control resumes at once', ...staff,
+    request: { params: ZoneParam, query: z.object({ role: ActuatorRole }) },
+    responses: { 200: ok(Anything, "the zone controller's status"), ...problems(400, 401, 403, 404, 503) },
+  }), (c) => {
+    const { by, actor } = who(c.get('principal'));
+    return c.json(body(feature().clearOverride(c.req.valid('param').id, c.req.valid('query').role, by, actor)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/environment/history', tags: ['environment'], ...staff,
+    summary: "One key of one device over time: raw, per minute, per hour, or 'auto' (at most about 2000 points)",
+    request: {
+      query: z.object({
+        deviceId: Id, key: z.enum(NUMERIC_KEYS),
+        from: IsoInstant.optional().openapi({ description: 'default: 24 h before `to`' }), to: IsoInstant.optional().openapi({ description: 'exclusive; default: now (included)' }),
+        resolution: z.enum(['raw', 'minute', 'hour', 'auto']).default('auto'),
+      }),
+    },
+    responses: { 200: ok(Anything, 'points {t, min, max, avg, count}, oldest first'), ...problems(400, 401, 403, 422, 503) },
+  }), (c) => {
+    const q = c.req.valid('query'), now = clock.now();
+    const to = q.to ? new Date(q.to) : new Date(now.getTime() + 1), from = q.from ? new Date(q.from) : new Date(to.getTime() - 86_400_000);
+    return c.json(body(feature().store.history(q.deviceId, q.key, from, to, q.resolution, now)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/environment/commands', tags: ['environment'], summary: 'The actuator command log, newest first: payload, source, reason, who, result', ...staff,
+    request: { query: z.object({ zoneId: Id.optional(), deviceId: Id.optional(), beforeId: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
+    responses: { 200: ok(z.object({ commands: z.array(Anything) }), 'commands'), ...problems(400, 401, 403, 503) },
+  }), (c) => c.json({ commands: feature().commands(c.req.valid('query')) as unknown as Record<string, unknown>[] }, 200));
+
+  app.openapi(createRoute({
+    method: 'get', path: '/alarms', tags: ['alarms'], summary: 'Alarms, newest first; by state, or only the open ones', ...staff,
+    request: { query: z.object({ state: z.enum(ALARM_STATES).optional(), open: z.enum(['true', 'false']).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
+    responses: { 200: ok(z.object({ alarms: z.array(Anything) }), 'alarms'), ...problems(400, 401, 403, 503) },
+  }), (c) => {
+    const q = c.req.valid('query');
+    return c.json({ alarms: feature().alarms.list({ state: q.state, open: q.open === 'true', limit: q.limit }) as unknown as Record<string, unknown>[] }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/alarms/{id}', tags: ['alarms'], summary: 'One alarm with the history of its transitions', ...staff,
+    request: { params: IdParam },
+    responses: { 200: ok(Anything, 'the alarm and its events'), ...problems(400, 401, 403, 404, 503) },
+  }), (c) => {
+    const { id } = c.req.valid('param'), alarm = feature().alarms.get(id);
+    if (!alarm) throw new HttpProblem(404, 'ALARM_NOT_FOUND', `no alarm ${id}`);
+    return c.json({ ...alarm, events: feature().alarms.events(id) }, 200);
+  });
+
+  const alarmAction = (path: string, summary: string, schema: z.ZodType<Record<string, unknown>> | null,
+    run: (f: EnvironmentFeature, id: number, by: string, b: Record<string, unknown>) => unknown) => app.openapi(createRoute({
+    method: 'post', path: `/alarms/{id}/${path}`, tags: ['alarms'], summary, ...staff,
+    request: { params: IdParam, ...(schema ? { body: path === 'shelve' ? json(schema) : optionalJson(schema) } : {}) },
+    responses: { 200: ok(Anything, 'the alarm after the transition'), ...problems(400, 401, 403, 404, 409, 422, 503) },
+  }), (c) => c.json(body(run(feature(), c.req.valid('param').id, who(c.get('principal')).by, schema ? (c.req.valid('json' as never) as Record<string, unknown>) : {})), 200));
+
+  alarmAction('acknowledge', 'Acknowledges an alarm (ISA-18.2: active → acknowledged, returned-to-normal → closed)', z.strictObject({ comment: Comment.optional() }),
+    (f, id, by, b) => f.alarms.acknowledge(id, by, b.comment as string | undefined));
+  alarmAction('shelve', 'Shelves a non-critical alarm until a time (at most 24 h): no escalation meanwhile', z.strictObject({ until: IsoInstant, comment: Comment.optional() }),
+    (f, id, by, b) => f.alarms.shelve(id, new Date(b.until as string), by, b.comment as string | undefined));
+  alarmAction('unshelve', 'Ends a shelve early', null, (f, id, by) => f.alarms.unshelve(id, by));
+  alarmAction('reset', 'Resets a latched alarm whose condition has gone and that was acknowledged', z.strictObject({ comment: Comment.optional() }),
+    (f, id, by, b) => f.alarms.reset(id, by, b.comment as string | undefined));
+
+  app.openapi(createRoute({
+    method: 'get', path: '/environment/branches/{id}/intrusion', tags: ['environment'], summary: "A branch's intrusion state: armed, delays, bypasses, sensors", ...staff,
+    request: { params: BranchParam },
+    responses: { 200: ok(Anything, 'the intrusion state'), ...problems(400, 401, 403, 404, 503) },
+  }), (c) => c.json(body(feature().intrusion.status(c.req.valid('param').id)), 200));
+
+  app.openapi(createRoute({
+    method: 'post', path: '/environment/branches/{id}/arm', tags: ['environment'], ...staff,
+    summary: 'Arms intrusion detection after the exit delay; refused while a door is open unless it is bypassed',
+    request: { params: BranchParam, body: optionalJson(z.strictObject({ bypass: z.array(Id).max(100).default([]) })) },
+    responses: { 200: ok(Anything, 'the intrusion state (arming)'), ...problems(400, 401, 403, 404, 409, 422, 503) },
+  }), (c) => c.json(body(feature().intrusion.arm(c.req.valid('param').id, who(c.get('principal')).by, c.req.valid('json').bypass ?? [])), 200));
+
+  app.openapi(createRoute({
+    method: 'post', path: '/environment/branches/{id}/disarm', tags: ['environment'], summary: 'Disarms intrusion detection (a running entry delay ends without an alarm)', ...staff,
+    request: { params: BranchParam },
+    responses: { 200: ok(Anything, 'the intrusion state (disarmed)'), ...problems(400, 401, 403, 404, 409, 503) },
+  }), (c) => c.json(body(feature().intrusion.disarm(c.req.valid('param').id, who(c.get('principal')).by)), 200));
+
+  app.openapi(createRoute({
+    method: 'patch', path: '/environment/devices/{id}', tags: ['environment'], summary: "A sensor's or actuator's zone, role and reporting interval", ...admin,
+    request: { params: DeviceParam, body: json(DevicePatch) },
+    responses: { 200: ok(Anything, 'the device as the feature now sees it'), ...problems(400, 401, 403, 404, 409, 422, 503) },
+  }), (c) => c.json(body(feature().updateDevice(c.req.valid('param').id, c.req.valid('json'), who(c.get('principal')).actor)), 200));
+
+  return app;
+}
