@@ -13,6 +13,10 @@ export interface PtyPair {
   close(): Promise<void>;
 }
 
+/** Every socat this process started and has not closed: they go down with it, even mid-setup. */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
 export async function openPtyPair(hostPath: string, devicePath: string, timeoutMs = 5000): Promise<PtyPair> {
   for (const p of [hostPath, devicePath]) { mkdirSync(dirname(p), { recursive: true }); rmSync(p, { force: true }); }
   let child: ChildProcess;
@@ -20,6 +24,12 @@ export async function openPtyPair(hostPath: string, devicePath: string, timeoutM
     child = spawn('socat', [`pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${devicePath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     throw new Error(`socat could not be started (apt-get install socat): ${e instanceof Error ? e.message : e}`);
+  }
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => { for (const c of live) c.kill('SIGKILL'); });
   }
   let stderr = '';
   child.stderr?.on('data', (d) => { stderr += d; });
