@@ -40,7 +40,7 @@ export interface KioskSessionView {
 }
 
 /** Blocks that stop a kiosk checkout before any book is tried (all of PatronStatus.blocks do). */
-interface Session extends KioskSessionView { patronRef: PatronRef | null; cardUid: string | null; lastActivity: number }
+interface Session extends KioskSessionView { patronRef: PatronRef | null; cardUid: string | null; lastActivity: number; attempts: Map<number, number> }
 
 export interface KioskDeps {
   db: Db;
@@ -155,7 +155,7 @@ export class KioskDesk {
       patron: status ? { id: status.patronId, name: status.name, cardNumber: status.cardNumber } : null,
       blocks: status?.blocks ?? [],
       message: !status ? RFID_TEXTS.PATRON_NOT_FOUND : status.blocks.length ? RFID_TEXTS[status.blocks[0]!] : RFID_TEXTS.WELCOME,
-      items: [], startedAt: now, endedAt: null, endReason: null, lastActivity: Date.now(),
+      items: [], startedAt: now, endedAt: null, endReason: null, lastActivity: Date.now(), attempts: new Map(),
     };
     this.sessions.set(reader.id, s);
     this.deps.db.prepare('INSERT INTO kiosk_session (id, reader_id, branch_id, patron_id, started_at) VALUES (?, ?, ?, ?, ?)')
@@ -172,7 +172,10 @@ export class KioskDesk {
   }
 
   private async book(s: Session, tag: TagReport): Promise<void> {
-    if (s.items.some((i) => i.uids.includes(tag.uid))) return;
+    const seen = s.items.find((i) => i.uids.includes(tag.uid));
+    // A book whose desensitising failed is tried again when it is put back on the pad.
+    if (seen && seen.status !== 'failed') return;
+    if (seen) s.items.splice(s.items.indexOf(seen), 1);
     const id = identifyTag(this.deps.circulation, tag);
     if (id.kind === 'card') return;
     if (id.kind === 'unknown') {
@@ -203,7 +206,10 @@ export class KioskDesk {
 
   private async lend(s: Session, item: KioskItem, itemId: number): Promise<void> {
     const { circulation, security } = this.deps;
-    const ctx = { channel: 'kiosk' as const, branchId: s.branchId, actor: `reader:${s.readerId}`, txnId: `kiosk:${s.id}:${itemId}` };
+    // One transaction id per attempt: a retried event replays its attempt, a new attempt is new.
+    const attempt = (s.attempts.get(itemId) ?? 0) + 1;
+    s.attempts.set(itemId, attempt);
+    const ctx = { channel: 'kiosk' as const, branchId: s.branchId, actor: `reader:${s.readerId}`, txnId: `kiosk:${s.id}:${itemId}:${attempt}` };
     const out = circulation.checkout(s.patronRef!, { itemId }, ctx);
     if (!out.ok) {
       Object.assign(item, { status: 'refused', code: out.code, message: out.message });

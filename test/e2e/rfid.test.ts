@@ -136,6 +136,13 @@ describe('RFID self-service, end to end', () => {
     expect(kioskSession()!.items[0]).toMatchObject({ barcode: d, status: 'failed', code: 'SECURITY_WRITE_FAILED' });
     expect(row<{ status: string }>('SELECT status FROM item WHERE barcode = ?', d).status).toBe('available');
     expect(row<{ n: number }>('SELECT count(*) AS n FROM loan WHERE item_id = (SELECT id FROM item WHERE barcode = ?) AND closed_at IS NULL', d).n).toBe(0);
+    // Put back on the pad (as the screen asks), it is lent and desensitised this time.
+    pad.remove(tag.uid);
+    await new Promise((r) => setTimeout(r, 400));
+    pad.place(tag);
+    await until('the second attempt', () => kioskSession()?.items.find((i) => i.barcode === d)?.status === 'checked_out');
+    expect([tag.afi, tag.eas]).toEqual([0xc2, false]);
+    expect(row<{ n: number }>('SELECT count(*) AS n FROM loan WHERE item_id = (SELECT id FROM item WHERE barcode = ?) AND closed_at IS NULL', d).n).toBe(1);
     pad.clear();
     await until('the session to end', () => kioskSession() === null);
   });
