@@ -64,7 +64,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
   try {
     const db = openDb(dbFile(config), { synchronous: config.db.synchronous, autoCheckpoint: false });
     stops.push(() => { db.close(); });
-    const checkpointer = startCheckpointer(dbFile(config));
+    const checkpointer = startCheckpointer(dbFile(config), { writer: db });
     stops.push(() => checkpointer.stop());
 
     const credentialsFile = join(config.dataDir, 'demo-credentials.json');

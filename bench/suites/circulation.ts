@@ -29,7 +29,7 @@ const suite: BenchSuite = {
     const dir = mkdtempSync(join(tmpdir(), 'shelfsense-bench-circ-'));
     // The server's store: WAL, synchronous NORMAL, checkpoints in a worker thread.
     const db = openDb(join(dir, 'library.db'), { autoCheckpoint: false });
-    const checkpointer = startCheckpointer(join(dir, 'library.db'));
+    const checkpointer = startCheckpointer(join(dir, 'library.db'), { writer: db });
     try {
       const t0 = performance.now();
       const lib = buildLibrary(db, seed, SIZE, START);

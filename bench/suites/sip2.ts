@@ -43,7 +43,7 @@ const suite: BenchSuite = {
     const dir = mkdtempSync(join(tmpdir(), 'shelfsense-bench-sip2-'));
     // The server's store: WAL, synchronous NORMAL, checkpoints in a worker thread.
     const db = openDb(join(dir, 'library.db'), { autoCheckpoint: false });
-    const checkpointer = startCheckpointer(join(dir, 'library.db'));
+    const checkpointer = startCheckpointer(join(dir, 'library.db'), { writer: db });
     const offsetMs = START - Date.now();
     const clock: Clock = { now: () => new Date(Date.now() + offsetMs) }; // real time, moved to the library's test Monday
     let server: Awaited<ReturnType<typeof startSip2Server>> | null = null;

@@ -78,11 +78,20 @@ export function setSetting(db: Db, key: string, value: unknown): void {
 
 const CHECKPOINTER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { statSync } = require('node:fs');
 const Database = require(workerData.module);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
+const wal = workerData.file + '-wal';
 const timer = setInterval(() => {
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (e) { parentPort.postMessage(String(e && e.message)); }
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+    // Under a steady stream of writes a passive checkpoint never catches up with the writer, and the
+    // WAL only grows. Past the limit the writer is asked to restart it (it holds the write lock).
+    let size = 0;
+    try { size = statSync(wal).size; } catch {}
+    if (size > workerData.walLimitBytes) parentPort.postMessage({ over: size });
+  } catch (e) { parentPort.postMessage({ error: String(e && e.message) }); }
 }, workerData.intervalMs);
 parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.close(); process.exit(0); } });
 `;
@@ -90,12 +99,19 @@ parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.c
 /**
  * Copies the WAL back into the database from a worker thread, so no circulation operation pays for a
  * checkpoint's disk flush (openDb turns SQLite's automatic checkpoint off; call this for a server).
+ * The WAL is kept near `walLimitBytes`: past it, the writer's connection (`writer`) restarts it.
  */
-export function startCheckpointer(file: string, intervalMs = 200): { stop(): Promise<void> } {
+export function startCheckpointer(file: string, opts: { writer?: Db; intervalMs?: number; walLimitBytes?: number } = {}): { stop(): Promise<void> } {
   const worker = new Worker(CHECKPOINTER_SOURCE, {
-    eval: true, workerData: { file, intervalMs, module: require.resolve('better-sqlite3') },
+    eval: true, workerData: { file, intervalMs: opts.intervalMs ?? 200, walLimitBytes: opts.walLimitBytes ?? 64 * 1024 * 1024, module: require.resolve('better-sqlite3') },
   });
-  worker.on('message', (m) => console.error(`checkpoint: ${m}`));
+  worker.on('message', (m: { over?: number; error?: string }) => {
+    if (m.error) console.error(`checkpoint: ${m.error}`);
+    // The passive checkpoints copied nearly everything already: what is left is short, then the WAL starts over.
+    if (m.over && opts.writer?.open) {
+      try { opts.writer.pragma('wal_checkpoint(TRUNCATE)'); } catch (e) { console.error(`checkpoint: ${e instanceof Error ? e.message : e}`); }
+    }
+  });
   worker.unref();
   return {
     stop: () => new Promise<void>((resolve) => { worker.ref(); worker.once('exit', () => resolve()); worker.postMessage('stop'); }),
