@@ -3,7 +3,9 @@
 // Configuration from the environment: SHELFSENSE_SITE, SHELFSENSE_MQTT_URL (+ _USERNAME/_PASSWORD),
 // SHELFSENSE_SIM_DIR (where the simulated serial lines are made, default var/dev),
 // SHELFSENSE_SIM_TAGS (the library's tags as JSON, default <sim dir>/../sim-tags.json),
-// SHELFSENSE_SIM_SPEED (simulated seconds per second for the rooms and Zigbee devices, default 1).
+// SHELFSENSE_SIM_SPEED (simulated seconds per second for the rooms and Zigbee devices, default 1),
+// SHELFSENSE_SIM_CAMERA_PORT (the simulated IP cameras' HTTP port, default 8090), SHELFSENSE_SIM_CAMERAS
+// (the cameras as JSON, default <sim dir>/../sim-cameras.json).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import mqtt from 'mqtt';
@@ -13,6 +15,8 @@ import { TagPopulation, type TagSpec } from './rfid/population.js';
 import { SimulatedReaders } from './rfid/sim-readers.js';
 import { playScenario, validateScenario, type Scenario } from './scenarios/scenario.js';
 import { SimulatedZigbee2Mqtt } from './zigbee/z2m-bridge.js';
+import { readSimCameras, startCameraFeed } from './cameras/feed.js';
+import { simCameraPort } from './cameras/port.js';
 
 const env = process.env;
 const site = env.SHELFSENSE_SITE ?? 'demo';
@@ -26,6 +30,10 @@ if (existsSync(tagsFile)) {
   for (const spec of specs) population.add(spec);
   log(`${specs.length} tags from ${tagsFile}`);
 }
+// Simulated IP cameras on loopback: the server's list, and any other well-formed id as asked.
+const camerasFile = resolve(env.SHELFSENSE_SIM_CAMERAS ?? join(dirname(devDir), 'sim-cameras.json'));
+const cameraFeed = startCameraFeed({ port: simCameraPort(), cameras: readSimCameras(camerasFile), anyId: true, log })
+  .catch((e) => { log(`cameras: ${e instanceof Error ? e.message : e}`); return null; });
 const readers = new SimulatedReaders({ devDir, factories: SIMULATORS, log });
 
 const client = sendImmediately(mqtt.connect(env.SHELFSENSE_MQTT_URL ?? 'mqtt://127.0.0.1:1883', {
@@ -94,6 +102,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void (async () => {
       await readers.stop().catch(() => undefined);
       await Promise.all([...zigbee.values()].map(async (z) => { await z.bridge.stop(); await z.client.endAsync(); })).catch(() => undefined);
+      await (await cameraFeed)?.close().catch(() => undefined);
       await client.endAsync().catch(() => undefined);
       process.exit(0);
     })();

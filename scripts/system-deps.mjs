@@ -13,6 +13,8 @@ const NEEDS = {
     { pkg: 'mosquitto', bins: ['mosquitto', '/usr/sbin/mosquitto'] },
     // socat: a pty pair, so a gateway process opens a real serial device path that a simulator plays.
     { pkg: 'socat', bins: ['socat'] },
+    // libjpeg-turbo-progs: djpeg decodes the simulated cameras' frames as a second, independent check.
+    { pkg: 'libjpeg-turbo-progs', bins: ['djpeg'] },
   ],
 };
 

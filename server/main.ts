@@ -21,6 +21,7 @@ import { RfidFeature } from './rfid/rfid.js';
 import { publishGatewayConfigs } from './devices/gateway-config.js';
 import { writeSimulatedTags } from './devices/sim-tags.js';
 import { EnvironmentFeature } from './environment/environment.js';
+import { writeSimulatedCameras } from './environment/cameras.js';
 import { smtpMailer } from './rfid/receipt.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -141,6 +142,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
       // The simulator plays every reader on a pty in the data directory, with the library's tags.
       const simDir = join(config.dataDir, 'dev');
       const tagsFile = writeSimulatedTags(db, config.dataDir);
+      writeSimulatedCameras(db, config.dataDir);
       children.push(spawnProcess('firmware-sim/main.ts', {
         SHELFSENSE_SITE: config.site, SHELFSENSE_MQTT_URL: mqttUrl, SHELFSENSE_SIM_DIR: simDir, SHELFSENSE_SIM_TAGS: tagsFile,
         ...(config.mqtt.username ? { SHELFSENSE_MQTT_USERNAME: config.mqtt.username, SHELFSENSE_MQTT_PASSWORD: config.mqtt.password ?? '' } : {}),

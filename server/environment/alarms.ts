@@ -13,11 +13,14 @@
  * Escalation: an alarm still active_unack N minutes (setting alarms.escalate_after_minutes, default 10)
  * after it was raised, and not shelved, is e-mailed once to alarms.escalate_to; the send is recorded.
  * Each operation is one SQLite transaction with an alarm_event row; changes go to `onChange` after commit.
+ * Every alarm carries the cameras of its zone (an intrusion: the detector's zone and the branch's
+ * entrances), looked up when the alarm is read (cameras.ts), so the dashboard shows them at once.
  */
 import type { Transaction } from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
 import { DomainError } from '../errors.js';
 import { getSetting, type Db } from '../store/db.js';
+import { CameraIndex, type CameraView } from './cameras.js';
 
 export type AlarmKind = 'smoke' | 'water_leak' | 'intrusion' | 'tamper' | 'battery_low' | 'sensor_stale' | 'sensor_offline' | 'actuator_offline';
 export type AlarmSeverity = 'critical' | 'high' | 'low';
@@ -46,6 +49,8 @@ export interface Alarm {
   shelvedBy: string | null; message: string; raisedAt: string; acknowledgedAt: string | null; acknowledgedBy: string | null;
   ackComment: string | null; clearedAt: string | null; resetAt: string | null; resetBy: string | null; escalatedAt: string | null;
   escalatedTo: string[] | null; closedAt: string | null; updatedAt: string;
+  /** The cameras to show with it, as they are configured now. */
+  cameras: CameraView[];
 }
 export interface AlarmChange { alarm: Alarm; action: AlarmAction; from: AlarmState | null; by: string | null }
 
@@ -178,7 +183,8 @@ export class AlarmBook {
     const where = filter.state ? 'state = ?' : filter.open ? "state <> 'normal'" : '1';
     const rows = this.db.prepare(`SELECT * FROM alarm WHERE ${where} ORDER BY id DESC LIMIT ?`)
       .all(...(filter.state ? [filter.state] : []), filter.limit ?? 200) as Row[];
-    return rows.map((r) => this.view(r));
+    const cameras = new CameraIndex(this.db);
+    return rows.map((r) => this.view(r, cameras));
   }
 
   events(id: number) {
@@ -266,7 +272,7 @@ export class AlarmBook {
 
   private row(id: number): Alarm { return this.view(this.db.prepare('SELECT * FROM alarm WHERE id = ?').get(id) as Row); }
 
-  private view(r: Row): Alarm {
+  private view(r: Row, cameras = new CameraIndex(this.db)): Alarm {
     const now = this.clock.now().toISOString();
     return {
       id: r.id, kind: r.kind, source: r.source, branchId: r.branch_id, zoneId: r.zone_id, deviceId: r.device_id, severity: r.severity, state: r.state,
@@ -274,6 +280,7 @@ export class AlarmBook {
       shelvedUntil: r.shelved_until, shelvedBy: r.shelved_by, message: r.message, raisedAt: r.raised_at, acknowledgedAt: r.acknowledged_at,
       acknowledgedBy: r.acknowledged_by, ackComment: r.ack_comment, clearedAt: r.cleared_at, resetAt: r.reset_at, resetBy: r.reset_by,
       escalatedAt: r.escalated_at, escalatedTo: r.escalated_to ? (JSON.parse(r.escalated_to) as string[]) : null, closedAt: r.closed_at, updatedAt: r.updated_at,
+      cameras: cameras.forAlarm({ kind: r.kind, zoneId: r.zone_id, branchId: r.branch_id }),
     };
   }
 }

@@ -70,6 +70,9 @@ const offState = (r: ActuatorRole): ActuatorState => (r === 'curtain' ? 'OPEN' :
 const stateOf = (r: ActuatorRole, on: boolean) => (on ? onState(r) : offState(r));
 const fmt = (n: number, digits = 1) => String(Math.round(n * 10 ** digits) / 10 ** digits);
 
+/** Since when a sensor's silence counts: its last report, its start, or its return online, whichever is latest. */
+const freshSince = (s: { lastAt: number | null; startedAt: number; backAt: number | null }) => Math.max(s.lastAt ?? s.startedAt, s.backAt ?? -Infinity);
+
 /** "5 min", "2 min 1 s", "45 s", "1 h 5 min". */
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
@@ -84,7 +87,11 @@ interface Actuator {
   ended: string;
   pending: (Decision & { wantedSince: number; until: number }) | null;
 }
-interface Sensor { role: SensorRole; device: string; intervalMs: number; startedAt: number; lastAt: number | null; values: ReadingValues; online: boolean; fault: 'stale' | 'offline' | null }
+interface Sensor {
+  role: SensorRole; device: string; intervalMs: number; startedAt: number; lastAt: number | null; values: ReadingValues; online: boolean; fault: 'stale' | 'offline' | null;
+  /** When its availability last turned online again: freshness counts from then, as from the start for one that never reported. */
+  backAt: number | null;
+}
 
 export class ZoneController {
   private readonly clock: Clock;
@@ -116,7 +123,7 @@ export class ZoneController {
       if (!s) continue;
       const intervalS = s.intervalS ?? DEFAULT_SENSOR_INTERVAL_S;
       if (!(intervalS > 0)) throw new RangeError(`sensors.${role}.intervalS must be positive`);
-      this.sensors.set(role, { role, device: s.device, intervalMs: intervalS * 1000, startedAt: this.now, lastAt: null, values: {}, online: true, fault: null });
+      this.sensors.set(role, { role, device: s.device, intervalMs: intervalS * 1000, startedAt: this.now, lastAt: null, values: {}, online: true, fault: null, backAt: null });
     }
   }
 
@@ -147,7 +154,11 @@ export class ZoneController {
   onAvailability(role: string, online: boolean, at?: Date): void {
     const t = this.advance(at);
     const s = this.sensors.get(role as SensorRole);
-    if (s) s.online = online;
+    if (s) {
+      // Back online: its first report is usually a moment behind; the silence before the outage is not a new fault.
+      if (online && !s.online) s.backAt = t;
+      s.online = online;
+    }
     const a = this.actuators.get(role as ActuatorRole);
     if (a && a.online !== online) {
       a.online = online;
@@ -191,7 +202,7 @@ export class ZoneController {
       if (a.pending) due.push(a.pending.until);
       if (a.override) due.push(a.override.until.getTime());
     }
-    for (const s of this.sensors.values()) if (!s.fault) due.push((s.lastAt ?? s.startedAt) + STALE_INTERVALS * s.intervalMs + 1);
+    for (const s of this.sensors.values()) if (!s.fault) due.push(freshSince(s) + STALE_INTERVALS * s.intervalMs + 1);
     return due.length ? new Date(Math.min(...due)) : null;
   }
 
@@ -228,7 +239,7 @@ export class ZoneController {
   }
 
   private checkHealth(s: Sensor, t: number) {
-    const last = s.lastAt ?? s.startedAt;
+    const last = freshSince(s);
     const limit = STALE_INTERVALS * s.intervalMs;
     const fault = !s.online ? 'offline' : t - last > limit ? 'stale' : null;
     if (fault === s.fault) return;
@@ -236,7 +247,7 @@ export class ZoneController {
     s.fault = fault;
     if (fault) {
       const message = fault === 'offline' ? `${s.role} sensor ${s.device} is offline`
-        : `${s.role} sensor ${s.device} silent for ${formatDuration(t - last)}${s.lastAt === null ? ' (no report since start)' : ''}, limit ${formatDuration(limit)}`;
+        : `${s.role} sensor ${s.device} silent for ${formatDuration(t - last)}${last === s.backAt ? ' (no report since it came back online)' : s.lastAt === null ? ' (no report since start)' : ''}, limit ${formatDuration(limit)}`;
       this.alarm({ kind: `sensor_${fault}`, device: s.device, role: s.role, active: true, message }, t);
     }
   }

@@ -25,7 +25,8 @@ const SIREN: Partial<Record<AlarmKind, 'fire' | 'burglar'>> = { smoke: 'fire', i
 
 /** What the feature tells the dashboard (the lead's bus topic `environment`). */
 export type EnvironmentBusEvent = { kind: 'alarm'; change: AlarmChange } | { kind: 'command'; command: CommandLogEntry } | { kind: 'intrusion'; event: IntrusionEvent }
-  | { kind: 'zone'; zoneId: string; change: 'profile' | 'override' | 'devices' };
+  | { kind: 'zone'; zoneId: string; change: 'profile' | 'override' | 'devices' }
+  | { kind: 'camera'; cameraId: string; change: 'created' | 'updated' | 'deleted'; branchId: string | null; zoneIds: string[] };
 
 export interface EnvironmentDeps {
   db: Db; clock: Clock; mailer?: Mailer; log?: (line: string) => void;
@@ -252,6 +253,13 @@ export class EnvironmentFeature {
     for (const zoneId of affected) this.deps.bus?.emit('environment', { kind: 'zone', zoneId, change: 'devices' });
     this.deps.onDevicesChanged?.();
     return this.devices.get(id)!;
+  }
+
+  /** A camera was added, changed or removed (cameras.ts): tells the dashboard, and each zone it was or is in. */
+  camerasChanged(e: { cameraId: string; change: 'created' | 'updated' | 'deleted'; branchId: string | null; zoneIds: (string | null)[] }): void {
+    const zoneIds = [...new Set(e.zoneIds.filter((z): z is string => !!z))];
+    this.deps.bus?.emit('environment', { kind: 'camera', ...e, zoneIds });
+    for (const zoneId of zoneIds) this.deps.bus?.emit('environment', { kind: 'zone', zoneId, change: 'devices' });
   }
 
   private loadDevices() {

@@ -9,6 +9,7 @@ import { CLC_CLASSES } from '../catalogue/classification.js';
 import { addDays, localDate, zonedTimeToUtc } from '../circulation/calendar.js';
 import { hashSecret, tokenHash } from '../auth/passwords.js';
 import { fixedClock } from '../clock.js';
+import { simCameraUrls } from '../../firmware-sim/cameras/port.js';
 import { Random } from './random.js';
 import { shapeFromLog, type LogShape } from './shape.js';
 import { CLASS_WORDS, DEPARTMENTS, EN_AUTHORS, GIVEN, HOLIDAYS, PUBLISHERS_EN, PUBLISHERS_ZH, SURNAMES, TITLE_FORMS_EN, TITLE_FORMS_ZH } from './words.js';
@@ -133,7 +134,8 @@ function seedZonesAndDevices(db: Db, seed: number, ts: string, credentials: Demo
     devices++;
   };
   for (const b of BRANCHES) {
-    const z = (suffix: string, name: string, profile: string) => { zone.run(`${b.id}-${suffix}`, b.id, name, profile); zones++; return `${b.id}-${suffix}`; };
+    const zoneNames = new Map<string, string>();
+    const z = (suffix: string, name: string, profile: string) => { zone.run(`${b.id}-${suffix}`, b.id, name, profile); zones++; zoneNames.set(`${b.id}-${suffix}`, name); return `${b.id}-${suffix}`; };
     const stacks = z('stacks', `${b.nameZh}书库 Stacks`, 'stacks');
     const reading = z('reading', `${b.nameZh}阅览室 Reading room`, 'reading_room');
     const zoneIds = [stacks, reading];
@@ -162,7 +164,10 @@ function seedZonesAndDevices(db: Db, seed: number, ts: string, credentials: Demo
         add(`${zoneId}-light`, 'sensor', b.id, zoneId, 'illuminance', 'light', z2m('light'));
         add(`${zoneId}-curtain`, 'actuator', b.id, zoneId, 'curtain', 'curtain', z2m('curtain'));
       }
+      // Cameras show the simulator's feed (firmware-sim/cameras, port SHELFSENSE_SIM_CAMERA_PORT, default 8090).
+      if (b.id === 'main') add(`${zoneId}-camera`, 'camera', b.id, zoneId, `${zoneNames.get(zoneId)} camera`, null, { name: `${zoneNames.get(zoneId)} camera`, ...simCameraUrls(`${zoneId}-camera`) });
     }
+    add(`${b.id}-entrance-camera`, 'camera', b.id, null, `${b.name} entrance camera`, null, { name: `${b.name} entrance camera`, ...simCameraUrls(`${b.id}-entrance-camera`), entrance: true });
     add(`${b.id}-entrance-motion`, 'sensor', b.id, reading, 'entrance motion', 'motion', { gateway: gw, z2mName: `${b.id}/entrance/motion` });
     add(`${b.id}-entrance-door`, 'sensor', b.id, reading, 'entrance door', 'contact', { gateway: gw, z2mName: `${b.id}/entrance/door` });
     add(`${b.id}-siren`, 'actuator', b.id, reading, 'siren and strobe', 'siren', { gateway: gw, z2mName: `${b.id}/siren` });

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { systemClock } from '../../clock.js';
 import { ALARM_STATES } from '../../environment/alarms.js';
+import { CameraIndex, createCamera, deleteCamera, listCameras, updateCamera } from '../../environment/cameras.js';
 import { ENV_ROLES, type EnvironmentFeature } from '../../environment/environment.js';
 import { ZONE_PROFILE_NAMES, type ZoneProfileName } from '../../environment/profiles.js';
 import { NUMERIC_KEYS, zoneMetrics } from '../../environment/store.js';
@@ -9,6 +10,7 @@ import { allow, staffOnly } from '../auth.js';
 import { actorOf, router, type StaffPrincipal } from '../env.js';
 import { HttpProblem, problems } from '../problem.js';
 import { IdParam, IsoInstant, json, ok, SESSION } from '../schemas/common.js';
+import { API_BASE } from '../types.js';
 
 const Id = z.string().min(1).max(64);
 const ZoneParam = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'main-reading' }) });
@@ -37,6 +39,25 @@ export const DevicePatch = z.strictObject({
   intervalS: z.number().int().min(1).max(86_400).nullable().optional().openapi({ description: 'reporting interval; stale after twice it' }),
 }).refine(atLeastOne, 'give zoneId, role or intervalS').openapi('EnvironmentDevicePatch');
 
+const CameraParam = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'main-reading-camera' }) });
+const CameraUrl = z.string().max(8192).nullable().optional()
+  .openapi({ description: 'an absolute http(s) URL the browser loads; no user:password in it; null removes it. Checked: 422 INVALID_CAMERA_URL, every issue in context.issues' });
+const cameraFields = {
+  name: z.string().trim().min(1).max(200),
+  zoneId: Id.nullable().optional().openapi({ description: "the zone it watches (it is then at the zone's branch); null: only at a branch, e.g. an entrance" }),
+  branchId: Id.optional().openapi({ description: 'needed without a zone; with a zone it must be the zone\'s' }),
+  entrance: z.boolean().optional().openapi({ description: "watches an entrance: shown with the branch's intrusion alarms" }),
+  snapshotUrl: CameraUrl, mjpegUrl: CameraUrl, hlsUrl: CameraUrl,
+};
+export const CameraCreate = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64'),
+  ...cameraFields,
+}).openapi('CameraCreate');
+export const CameraPatch = z.strictObject({ ...cameraFields, name: cameraFields.name.optional() })
+  .refine(atLeastOne, 'give at least one field').openapi('CameraPatch');
+const CameraViewSchema = z.object({ id: z.string(), name: z.string(), snapshotUrl: z.string().nullable(), mjpegUrl: z.string().nullable(), hlsUrl: z.string().nullable() });
+export const CameraSchema = CameraViewSchema.extend({ branchId: z.string().nullable(), zoneId: z.string().nullable(), entrance: z.boolean(), createdAt: z.string() }).openapi('Camera');
+
 /**
  * Environment and safety: zones (profile, latest readings, controller, preservation metrics),
  * manual overrides, reading history, the actuator command log, alarms (ISA-18.2 life cycle) and
@@ -56,12 +77,12 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
 
   app.openapi(createRoute({
     method: 'get', path: '/environment/zones', tags: ['environment'], ...staff,
-    summary: 'Zones with profile, latest readings, controller status, actuators and the last 24 h of preservation metrics',
+    summary: 'Zones with profile, latest readings, controller status, actuators, cameras and the last 24 h of preservation metrics',
     responses: { 200: ok(z.object({ zones: z.array(Anything) }), 'every zone'), ...problems(401, 403, 503) },
   }), (c) => {
-    const f = feature(), now = clock.now();
+    const f = feature(), now = clock.now(), cameras = new CameraIndex(deps.db);
     const zones = f.zones().map((zone) => ({
-      ...zone, actuators: zone.devices.filter((d) => d.kind === 'actuator'),
+      ...zone, actuators: zone.devices.filter((d) => d.kind === 'actuator'), cameras: cameras.ofZone(zone.id),
       metrics24h: zoneMetrics(f.store, { climate: zone.devices.find((d) => d.role === 'climate')?.id, light: zone.devices.find((d) => d.role === 'light')?.id }, zone.profile, now, f.timeZone),
     }));
     return c.json({ zones: zones as unknown as Record<string, unknown>[] }, 200);
@@ -118,7 +139,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   }), (c) => c.json({ commands: feature().commands(c.req.valid('query')) as unknown as Record<string, unknown>[] }, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/alarms', tags: ['alarms'], summary: 'Alarms, newest first; by state, or only the open ones', ...staff,
+    method: 'get', path: '/alarms', tags: ['alarms'], summary: "Alarms, newest first; by state, or only the open ones; each with the cameras of its zone", ...staff,
     request: { query: z.object({ state: z.enum(ALARM_STATES).optional(), open: z.enum(['true', 'false']).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
     responses: { 200: ok(z.object({ alarms: z.array(Anything) }), 'alarms'), ...problems(400, 401, 403, 503) },
   }), (c) => {
@@ -175,6 +196,43 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
     request: { params: DeviceParam, body: json(DevicePatch) },
     responses: { 200: ok(Anything, 'the device as the feature now sees it'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => c.json(body(feature().updateDevice(c.req.valid('param').id, c.req.valid('json'), who(c.get('principal')).actor)), 200));
+
+  app.openapi(createRoute({
+    method: 'get', path: '/environment/cameras', tags: ['environment'], summary: 'Cameras, by branch or zone (URLs that fail the checks are null)', ...staff,
+    request: { query: z.object({ branchId: Id.optional(), zoneId: Id.optional() }) },
+    responses: { 200: ok(z.object({ cameras: z.array(CameraSchema) }).openapi('CameraList'), 'cameras'), ...problems(400, 401, 403, 503) },
+  }), (c) => { feature(); return c.json({ cameras: listCameras(deps.db, c.req.valid('query')) }, 200); });
+
+  app.openapi(createRoute({
+    method: 'post', path: '/environment/cameras', tags: ['environment'], summary: 'Adds a camera: a snapshot, MJPEG or HLS URL (at least one) in a zone or at a branch', ...admin,
+    request: { body: json(CameraCreate) },
+    responses: { 201: ok(CameraSchema, 'the new camera'), ...problems(400, 401, 403, 409, 422, 503) },
+  }), (c) => {
+    const f = feature(), camera = createCamera(deps.db, c.req.valid('json'), who(c.get('principal')).actor, clock.now());
+    f.camerasChanged({ cameraId: camera.id, change: 'created', branchId: camera.branchId, zoneIds: [camera.zoneId] });
+    c.header('Location', `${API_BASE}/environment/cameras/${encodeURIComponent(camera.id)}`);
+    return c.json(camera, 201);
+  });
+
+  app.openapi(createRoute({
+    method: 'patch', path: '/environment/cameras/{id}', tags: ['environment'], summary: "Changes a camera's name, place, entrance mark or URLs (null removes a URL; one must remain)", ...admin,
+    request: { params: CameraParam, body: json(CameraPatch) },
+    responses: { 200: ok(CameraSchema, 'the camera'), ...problems(400, 401, 403, 404, 409, 422, 503) },
+  }), (c) => {
+    const f = feature(), { camera, before } = updateCamera(deps.db, c.req.valid('param').id, c.req.valid('json'), who(c.get('principal')).actor, clock.now());
+    f.camerasChanged({ cameraId: camera.id, change: 'updated', branchId: camera.branchId, zoneIds: [before.zoneId, camera.zoneId] });
+    return c.json(camera, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'delete', path: '/environment/cameras/{id}', tags: ['environment'], summary: 'Removes a camera', ...admin,
+    request: { params: CameraParam },
+    responses: { 204: { description: 'removed' }, ...problems(400, 401, 403, 404, 409, 503) },
+  }), (c) => {
+    const f = feature(), camera = deleteCamera(deps.db, c.req.valid('param').id, who(c.get('principal')).actor, clock.now());
+    f.camerasChanged({ cameraId: camera.id, change: 'deleted', branchId: camera.branchId, zoneIds: [camera.zoneId] });
+    return c.body(null, 204);
+  });
 
   return app;
 }
