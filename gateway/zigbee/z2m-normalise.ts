@@ -271,6 +271,33 @@ export function checkSetPayload(kind: ActuatorKind, payload: unknown): SetCheck 
   return { ok: true, payload: { warning: { ...w } } };
 }
 
+/**
+ * The warning modes each device of a `bridge/devices` payload lists in its `warning` expose, by
+ * friendly name. herdsman-converters narrows some models to fewer modes than tz.warning knows (HEIMAN
+ * HS2WD-E: `stop` and `emergency` only, heiman.ts), and such a siren does not sound for the others.
+ */
+export function parseWarningModes(payload: Buffer | string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let list: unknown;
+  try { list = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8')); } catch { return out; }
+  if (!Array.isArray(list)) return out;
+  for (const d of list) {
+    const exposes = isObject(d) && isObject(d.definition) ? d.definition.exposes : undefined;
+    if (typeof d?.friendly_name !== 'string' || !Array.isArray(exposes)) continue;
+    const warning = exposes.find((e) => isObject(e) && e.type === 'composite' && e.property === 'warning') as Record<string, unknown> | undefined;
+    const mode = Array.isArray(warning?.features) ? warning.features.find((f) => isObject(f) && f.property === 'mode') as Record<string, unknown> | undefined : undefined;
+    if (Array.isArray(mode?.values) && mode.values.every((v) => typeof v === 'string')) out.set(d.friendly_name, mode.values as string[]);
+  }
+  return out;
+}
+
+/** A checked warning payload for a device that lists `modes`: an alarm mode it does not take (fire, burglar…) sounds as `emergency`. */
+export function fitWarningMode(payload: Record<string, unknown>, modes: readonly string[] | undefined): Record<string, unknown> {
+  const w = payload.warning as Record<string, unknown>;
+  if (!modes || w.mode === 'stop' || modes.includes(w.mode as string) || !modes.includes('emergency')) return payload;
+  return { warning: { ...w, mode: 'emergency' } };
+}
+
 /** `<name>/get`: zigbee2mqtt docs, a key with an empty string value per property, e.g. `{"state": ""}`. */
 export function getPayload(keys: unknown): Record<string, ''> | null {
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string' && /^[A-Za-z0-9_]+$/.test(k))) return null;

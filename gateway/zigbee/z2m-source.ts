@@ -5,8 +5,8 @@ import {
 import { CommandError, type Gateway } from '../gateway.js';
 import type { Outbox } from '../outbox.js';
 import {
-  DEFAULT_BASE_TOPIC, checkSetPayload, classifyTopic, getPayload, isValidBaseTopic, kindOfRole, normaliseState, parseBridgeDevices,
-  parseBridgeEvent, parseOnline, readingTime, type Z2mDevice,
+  DEFAULT_BASE_TOPIC, checkSetPayload, classifyTopic, fitWarningMode, getPayload, isValidBaseTopic, kindOfRole, normaliseState, parseBridgeDevices,
+  parseBridgeEvent, parseOnline, parseWarningModes, readingTime, type Z2mDevice,
 } from './z2m-normalise.js';
 
 export interface Zigbee2MqttSourceDeps {
@@ -43,6 +43,8 @@ export class Zigbee2MqttSource {
   private bridgeOnline = false;
   /** Everything zigbee2mqtt reported, by friendly name, configured or not: a config change needs no re-read. */
   private registry = new Map<string, Z2mDevice>();
+  /** The warning modes of the sirens in the registry that list them, by friendly name. */
+  private warningModes = new Map<string, string[]>();
   private availability = new Map<string, boolean>();
   private readonly publishedAvailability = new Map<string, boolean>();
   private lastStatus = '';
@@ -75,6 +77,7 @@ export class Zigbee2MqttSource {
       this.base = base;
       this.bridgeOnline = false;
       this.registry = new Map();
+      this.warningModes = new Map();
       this.availability = new Map();
     }
     if (!this.active) { this.unfollow(); return; }
@@ -157,6 +160,7 @@ export class Zigbee2MqttSource {
       const list = parseBridgeDevices(payload);
       if (!list) { this.stats.malformed++; this.log('ignored a bridge/devices that is not a JSON array'); return; }
       this.registry = new Map(list.map((d) => [d.friendlyName, d]));
+      this.warningModes = parseWarningModes(payload);
     } else if (sub === 'event') {
       const ev = parseBridgeEvent(parseJsonObject(payload));
       if (!ev) { this.stats.malformed++; return; }
@@ -228,7 +232,9 @@ export class Zigbee2MqttSource {
     if (!kind) throw new CommandError('BAD_REQUEST', `device ${d.id} (${d.role}) takes no set commands`);
     const check = checkSetPayload(kind, p.payload);
     if (!check.ok) throw new CommandError('BAD_REQUEST', check.error);
-    return this.publish(d, 'set', check.payload);
+    const payload = kind === 'warning' ? fitWarningMode(check.payload, this.warningModes.get(d.z2mName)) : check.payload;
+    if (payload !== check.payload) this.log(`device ${d.id}: warning mode ${String((check.payload.warning as Record<string, unknown>).mode)} sent as emergency (the device takes ${this.warningModes.get(d.z2mName)!.join(', ')})`);
+    return this.publish(d, 'set', payload);
   }
 
   /** The zigbee.get command. */

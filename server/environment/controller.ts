@@ -42,7 +42,7 @@ export interface ZoneControllerOptions {
   isOpen?: (at: Date) => boolean;
   /** Defaults 0.5 °C, 3 % RH, 10 % of maxLux. */
   hysteresis?: { temperature?: number; humidity?: number; lightFraction?: number };
-  /** "On" means ON for switches and CLOSE for curtains. Defaults: ac and ventilation 3 min on / 5 min off, curtain 1 min / 1 min. */
+  /** "On" means ON for switches and CLOSE for curtains. Defaults: ac and ventilation 3 min on / 5 min off, curtain 30 min closed / 1 min open. */
   timing?: Partial<Record<ActuatorRole, { minOnMs?: number; minOffMs?: number }>>;
   /** Defaults: ac OFF, ventilation ON, curtain CLOSE. */
   safeState?: Partial<Record<ActuatorRole, ActuatorState>>;
@@ -56,7 +56,11 @@ export interface ZoneControllerOptions {
 const MIN = 60_000;
 export const DEFAULT_HYSTERESIS = { temperature: 0.5, humidity: 3, lightFraction: 0.1 } as const;
 export const DEFAULT_TIMING: Record<ActuatorRole, { minOnMs: number; minOffMs: number }> = {
-  ac: { minOnMs: 3 * MIN, minOffMs: 5 * MIN }, ventilation: { minOnMs: 3 * MIN, minOffMs: 5 * MIN }, curtain: { minOnMs: MIN, minOffMs: MIN },
+  ac: { minOnMs: 3 * MIN, minOffMs: 5 * MIN }, ventilation: { minOnMs: 3 * MIN, minOffMs: 5 * MIN },
+  // The light sensor is inside the room: once the curtain is closed it sees electric light, not the
+  // sun, so "dark enough to open" is only known by opening. Closed curtains stay closed 30 min before
+  // they open to look again (a brighter-than-allowed reading then closes them after 1 min).
+  curtain: { minOnMs: 30 * MIN, minOffMs: MIN },
 };
 export const DEFAULT_SAFE_STATE: Record<ActuatorRole, ActuatorState> = { ac: 'OFF', ventilation: 'ON', curtain: 'CLOSE' };
 export const DEFAULT_SENSOR_INTERVAL_S = 300;

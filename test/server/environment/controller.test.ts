@@ -29,7 +29,11 @@ function zone(profile: ZoneProfileName, opts: Partial<ZoneControllerOptions> = {
   const steady = (minutes: number, values: { temperature?: number; humidity?: number }) => {
     for (let i = 0; i < minutes; i++) { after(MIN); c.onReading('climate', values); }
   };
-  return { c, clock, commands, drain, drainAlarms, after, steady };
+  /** The light sensor reporting once a minute for `minutes`. */
+  const lit = (minutes: number, illuminance: number) => {
+    for (let i = 0; i < minutes; i++) { after(MIN); c.onReading('light', { illuminance }); }
+  };
+  return { c, clock, commands, drain, drainAlarms, after, steady, lit };
 }
 
 describe('air conditioning on temperature', () => {
@@ -170,16 +174,19 @@ describe('curtains on light', () => {
     })]);
     z.after(MIN); z.c.onReading('light', { illuminance: 950 });
     expect(z.drain()).toEqual([]);
+    // Behind closed curtains the sensor sees less than the sun: they stay closed 30 min before they look again.
     z.after(MIN); z.c.onReading('light', { illuminance: 880 });
+    expect(z.drain()).toEqual([]);
+    z.lit(28, 880);
     expect(z.drain()).toEqual([expect.objectContaining({
-      command: { state: 'OPEN' }, reason: 'illuminance 880 lx below 900 lx (1000 lx max − 10 %)',
+      command: { state: 'OPEN' }, reason: 'illuminance 880 lx below 900 lx (1000 lx max − 10 %); held 28 min for the 30 min minimum closed time',
     })]);
   });
 
   it('sends positions when asked, with the exhibition\'s 50 lx limit', () => {
     const z = zone('exhibition', { curtainCommand: 'position' }, ['light']);
     z.c.onReading('light', { illuminance: 60 });
-    z.after(2 * MIN); z.c.onReading('light', { illuminance: 40 });
+    z.after(30 * MIN); z.c.onReading('light', { illuminance: 40 });
     expect(z.drain().map((x) => [x.command, x.reason])).toEqual([
       [{ position: 0 }, 'illuminance 60 lx above 50 lx'],
       [{ position: 100 }, 'illuminance 40 lx below 45 lx (50 lx max − 10 %)'],
@@ -217,6 +224,7 @@ describe('manual override', () => {
     z.c.setOverride('curtain', 'CLOSE', { by: 'Wang Fang', until: new Date(z.clock.now().getTime() + 60 * MIN) });
     z.after(2 * MIN); z.c.onReading('light', { illuminance: 200 });
     z.c.clearOverride('curtain', 'Wang Fang');
+    z.lit(28, 200); // control resumes; the curtain's 30 min minimum closed time still counts
     expect(z.drain().map((x) => [x.state, x.source, x.reason.split(';')[0]])).toEqual([
       ['OPEN', 'control', 'illuminance 200 lx below 900 lx (1000 lx max − 10 %)'],
       ['CLOSE', 'override', expect.stringMatching(/^manual override by Wang Fang until /)],
