@@ -1,9 +1,10 @@
 /**
  * The server's environment and safety feature. Readings (topics.envReading) are batched into the store
- * (every 50 ms or 500; duplicates dropped there), then go to the zone's ZoneController, the intrusion
- * guard and the safety rules (smoke, water leak, battery low, tamper → alarms). Commands go out as
- * `zigbee.set` and are logged with reason and result; fire and intrusion alarms sound the branch's
- * sirens until acknowledged or reset. Everything is ticked every second. Rules: docs/environment.md.
+ * (a group commit that adapts to the load, see receive(); duplicates dropped there), then go to the
+ * zone's ZoneController, the intrusion guard and the safety rules (smoke, water leak, battery low,
+ * tamper → alarms). Commands go out as `zigbee.set` and are logged with reason and result; fire and
+ * intrusion alarms sound the branch's sirens until acknowledged or reset. Everything is ticked every
+ * second. Rules: docs/environment.md.
  */
 import { topics, type CommandResponse, type EnvAvailabilityPayload, type GatewayCommandName, type ReadingValues } from '../../contract/mqtt.js';
 import { Calendars } from '../circulation/calendar.js';
@@ -22,6 +23,8 @@ export type EnvRole = (typeof ENV_ROLES)[number];
 const ACTUATORS: readonly string[] = ['ac', 'ventilation', 'curtain'];
 const SAFETY: [keyof ReadingValues, AlarmKind][] = [['smoke', 'smoke'], ['water_leak', 'water_leak'], ['battery_low', 'battery_low'], ['tamper', 'tamper']];
 const SIREN: Partial<Record<AlarmKind, 'fire' | 'burglar'>> = { smoke: 'fire', intrusion: 'burglar' };
+/** After a flush, the next waits this many times as long as it took (see receive()). */
+const FLUSH_WAIT_FACTOR = 3;
 
 /** What the feature tells the dashboard (the lead's bus topic `environment`). */
 export type EnvironmentBusEvent = { kind: 'alarm'; change: AlarmChange } | { kind: 'command'; command: CommandLogEntry } | { kind: 'intrusion'; event: IntrusionEvent }
@@ -37,7 +40,7 @@ export interface EnvironmentDeps {
   calendars?: Calendars;
   /** Called after a device's zone or role changed: republish the gateway configurations. */
   onDevicesChanged?: () => void;
-  /** Batching of readings (default 50 ms or 500 readings) and the zigbee.set timeout (default 5 s). */
+  /** Batching of readings: the longest a reading waits (default 200 ms) and the largest batch (default 2000); the zigbee.set timeout (default 5 s). */
   flushMs?: number; batchSize?: number; commandTimeoutMs?: number;
 }
 
@@ -52,7 +55,9 @@ export class EnvironmentFeature {
   private devices = new Map<string, DeviceInfo>();
   private readonly controllers = new Map<string, ZoneController>();
   private buffer: unknown[] = [];
-  private flushTimer: NodeJS.Timeout | null = null;
+  private cancelFlush: (() => void) | null = null;
+  /** When the next flush may start (performance.now()): FLUSH_WAIT_FACTOR times the last one's duration after its end. */
+  private nextFlushAt = 0;
   private ticker: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<Promise<void>>();
   private readonly unsubscribe: (() => void)[] = [];
@@ -86,20 +91,34 @@ export class EnvironmentFeature {
     await this.settled();
   }
 
-  /** One reading message; stored with the next flush. */
+  /**
+   * One reading message; stored with the next flush. Group commit that adapts to the load: a flush
+   * starts no sooner than FLUSH_WAIT_FACTOR times its predecessor's duration after that one ended, and a
+   * reading waits at most flushMs. On a quiet site that moment has long passed when a reading comes, so
+   * the readings of this event-loop turn are stored and acted on at its end (a crossing reading reaches
+   * its controller at once); under a heavy stream the batches grow until storing takes about a quarter
+   * of the time, and each transaction's fixed cost (the rollup and latest rows of every device in it,
+   * the pages it writes) is shared by more readings.
+   */
   receive(body: unknown): void {
     this.buffer.push(body);
-    if (this.buffer.length >= (this.deps.batchSize ?? 500)) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), this.deps.flushMs ?? 50);
+    if (this.buffer.length >= (this.deps.batchSize ?? 2000)) { this.flush(); return; }
+    if (this.cancelFlush) return;
+    const wait = Math.min(this.deps.flushMs ?? 200, this.nextFlushAt - performance.now());
+    if (wait < 1) { const i = setImmediate(() => this.flush()); this.cancelFlush = () => clearImmediate(i); }
+    else { const t = setTimeout(() => this.flush(), wait); this.cancelFlush = () => clearTimeout(t); }
   }
 
   /** Stores what is buffered (one transaction), then hands the fresh readings on. */
   flush(): IngestResult {
-    clearTimeout(this.flushTimer ?? undefined); this.flushTimer = null;
+    this.cancelFlush?.(); this.cancelFlush = null;
+    const started = performance.now();
     const result = this.store.ingest(this.buffer.splice(0), this.deps.clock.now(), (id) => this.devices.get(id)?.zoneId ?? null);
     for (const r of result.accepted) {
       try { this.dispatch(r); } catch (e) { this.deps.log?.(`environment: reading ${r.id} from ${r.deviceId} failed: ${e instanceof Error ? e.stack : e}`); }
     }
+    const ended = performance.now();
+    this.nextFlushAt = ended + FLUSH_WAIT_FACTOR * (ended - started);
     return result;
   }
 

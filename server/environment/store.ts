@@ -4,8 +4,12 @@
  *
  * Duplicates: every message has a unique id (contract/mqtt.ts), and `reading.event_id` is UNIQUE, so
  * INSERT OR IGNORE drops a QoS 1 redelivery or an outbox resend durably, across restarts, at the cost
- * of one index entry. A message older than the raw retention is dropped too (`tooOld`): its row would
- * already be pruned, so it could not be told apart from a duplicate, and its rollups are closed.
+ * of one index entry. The id is stored behind the reading's normalised time, `<at>|<id>` (a redelivery
+ * or a resend carries both unchanged): readings arrive roughly in time order, so new entries go to the
+ * end of that index rather than to random pages of it (the ids are random UUIDs), and a batch dirties
+ * a few of its pages rather than about one per reading. A message older than the raw retention is
+ * dropped too (`tooOld`): its row would already be pruned, so it could not be told apart from a
+ * duplicate, and its rollups are closed.
  * Rollups are pre-merged per batch in memory, then UPSERTed once per (device, key, bucket).
  * Schema and the choices behind it: 004_environment.sql, docs/environment.md ("Storage").
  */
@@ -51,12 +55,20 @@ export function normaliseReading(p: unknown): StoredReading | null {
   return { id: r.id, deviceId: r.deviceId, gatewayId: typeof r.gatewayId === 'string' ? r.gatewayId : '', at: new Date(ms).toISOString(), values: values as ReadingValues };
 }
 
-interface Agg { device: string; key: string; bucket: string; min: number; max: number; sum: number; count: number }
-const merge = (m: Map<string, Agg>, device: string, key: string, bucket: string, x: number) => {
-  const id = `${device}\u0000${key}\u0000${bucket}`;
-  const a = m.get(id);
-  if (!a) m.set(id, { device, key, bucket, min: x, max: x, sum: x, count: 1 });
-  else { a.min = Math.min(a.min, x); a.max = Math.max(a.max, x); a.sum += x; a.count++; }
+interface Agg { min: number; max: number; sum: number; count: number }
+/** One device's numeric keys within one bucket: one map lookup per reading, then one UPSERT per key. */
+interface Bucket { device: string; bucket: string; keys: Partial<Record<NumericKey, Agg>> }
+const merge = (m: Map<string, Bucket>, device: string, bucket: string, v: ReadingValues) => {
+  const id = `${device}\u0000${bucket}`;
+  let b = m.get(id);
+  if (!b) m.set(id, (b = { device, bucket, keys: {} }));
+  for (const k of NUMERIC_KEYS) {
+    const x = v[k];
+    if (x === undefined) continue;
+    const a = b.keys[k];
+    if (!a) b.keys[k] = { min: x, max: x, sum: x, count: 1 };
+    else { if (x < a.min) a.min = x; if (x > a.max) a.max = x; a.sum += x; a.count++; }
+  }
 };
 const bool = (b: boolean | undefined) => (b === undefined ? null : b ? 1 : 0);
 
@@ -92,7 +104,7 @@ export class ReadingStore {
   ingest(batch: readonly unknown[], now: Date, zoneOf: (deviceId: string) => string | null = () => null): IngestResult {
     const out: IngestResult = { accepted: [], duplicates: 0, invalid: 0, tooOld: 0 };
     const oldest = new Date(now.getTime() - this.rawDays * DAY).toISOString();
-    const minute = new Map<string, Agg>(), hour = new Map<string, Agg>();
+    const minute = new Map<string, Bucket>(), hour = new Map<string, Bucket>();
     const touched = new Map<string, StoredReading[]>();
     this.tx(() => {
       for (const p of batch) {
@@ -100,23 +112,21 @@ export class ReadingStore {
         if (!r) { out.invalid++; continue; }
         if (r.at < oldest) { out.tooOld++; continue; }
         const v = r.values;
-        const fresh = this.insert.run(r.id, r.deviceId, zoneOf(r.deviceId), r.at, v.temperature ?? null, v.humidity ?? null, v.illuminance ?? null,
+        const fresh = this.insert.run(`${r.at}|${r.id}`, r.deviceId, zoneOf(r.deviceId), r.at, v.temperature ?? null, v.humidity ?? null, v.illuminance ?? null,
           v.battery ?? null, v.voltage ?? null, v.linkquality ?? null, v.position ?? null, bool(v.smoke), bool(v.water_leak), bool(v.tamper),
           bool(v.battery_low), bool(v.occupancy), bool(v.contact), bool(v.vibration), v.state ?? null).changes > 0;
         if (!fresh) { out.duplicates++; continue; }
         out.accepted.push(r);
-        const m = `${r.at.slice(0, 16)}:00.000Z`, h = `${r.at.slice(0, 13)}:00:00.000Z`;
-        for (const k of NUMERIC_KEYS) {
-          const x = v[k];
-          if (x === undefined) continue;
-          merge(minute, r.deviceId, k, m, x);
-          merge(hour, r.deviceId, k, h, x);
-        }
+        merge(minute, r.deviceId, `${r.at.slice(0, 16)}:00.000Z`, v);
+        merge(hour, r.deviceId, `${r.at.slice(0, 13)}:00:00.000Z`, v);
         const list = touched.get(r.deviceId);
         if (list) list.push(r); else touched.set(r.deviceId, [r]);
       }
-      for (const a of minute.values()) this.upsertMinute.run(a.device, a.key, a.bucket, a.min, a.max, a.sum, a.count);
-      for (const a of hour.values()) this.upsertHour.run(a.device, a.key, a.bucket, a.min, a.max, a.sum, a.count);
+      for (const [rollup, upsert] of [[minute, this.upsertMinute], [hour, this.upsertHour]] as const) {
+        for (const b of rollup.values()) {
+          for (const k of NUMERIC_KEYS) { const a = b.keys[k]; if (a) upsert.run(b.device, k, b.bucket, a.min, a.max, a.sum, a.count); }
+        }
+      }
       for (const [device, readings] of touched) this.mergeLatest(device, readings);
     });
     return out;

@@ -85,11 +85,18 @@ describe('control through the gateway', () => {
     await read('main-stacks-climate', { temperature: 20, humidity: 70 }, 'same');
     expect(api.count('reading')).toBe(1);
     expect(env.commands()).toMatchObject([{ deviceId: 'main-stacks-ventilation', payload: { state: 'ON' }, result: 'error', errorCode: 'UNKNOWN_DEVICE', errorMessage: 'no such device' }]);
+    // A burst: stored together at the end of this event-loop turn (the last flush was long ago).
     for (let i = 0; i < 500; i++) env.receive({ id: `b-${i}`, ts: api.clock.now().toISOString(), deviceId: 'main-stacks-climate', values: { temperature: 20 } });
-    expect(api.count('reading')).toBe(501); // the 500th flushed the batch
+    expect(api.count('reading')).toBe(1);
+    await new Promise((r) => setImmediate(r));
+    expect(api.count('reading')).toBe(501);
+    // A full batch is stored at once.
+    for (let i = 0; i < 2000; i++) env.receive({ id: `c-${i}`, ts: api.clock.now().toISOString(), deviceId: 'main-stacks-climate', values: { temperature: 20 } });
+    expect(api.count('reading')).toBe(2501);
+    // Right after a flush the next one waits a while (a multiple of the last one's duration, at most 200 ms).
     env.receive({ id: 'late', ts: api.clock.now().toISOString(), deviceId: 'main-stacks-climate', values: { temperature: 20 } });
-    await new Promise((r) => setTimeout(r, 30));
-    expect(api.count('reading')).toBe(502); // flushed by the timer
+    await new Promise((r) => setTimeout(r, 250));
+    expect(api.count('reading')).toBe(2502); // flushed by the timer
   });
 
   it('fails safe on a silent sensor with an alarm, and restores an override after a restart', async () => {
