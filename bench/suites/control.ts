@@ -13,6 +13,7 @@ import { resolveProfile } from '../../server/environment/profiles.js';
 import { startShelfsense } from '../../server/main.js';
 import { openDb } from '../../server/store/db.js';
 import { median, percentile, round } from '../lib/stats.js';
+import { suiteWorker } from '../lib/worker.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -38,13 +39,7 @@ class GatewayThread {
   private failure: Error | null = null;
 
   constructor(job: GatewayJob) {
-    const boot = `(async () => {
-      const { workerData } = require('node:worker_threads');
-      const { register } = await import(workerData.tsx);
-      register();
-      await import(workerData.entry);
-    })().catch((e) => { console.error(e); process.exit(1); });`;
-    this.worker = new Worker(boot, { eval: true, workerData: { job, tsx: import.meta.resolve('tsx/esm/api'), entry: import.meta.url } });
+    this.worker = suiteWorker(import.meta.url, job);
     const fail = (e: Error) => { this.failure ??= e; this.wake?.(); };
     this.worker.on('message', (m: FromWorker) => { if (m.type === 'error') fail(new Error(m.error)); else { this.queue.push(m); this.wake?.(); } });
     this.worker.once('error', fail);

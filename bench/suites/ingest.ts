@@ -12,6 +12,7 @@ import { startShelfsense } from '../../server/main.js';
 import { startBroker } from '../../server/mqtt/broker.js';
 import { openDb } from '../../server/store/db.js';
 import { rng, round } from '../lib/stats.js';
+import { suiteWorker } from '../lib/worker.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -33,13 +34,7 @@ class Publishers {
   private failure: Error | null = null;
 
   constructor(job: PublishJob) {
-    const boot = `(async () => {
-      const { workerData } = require('node:worker_threads');
-      const { register } = await import(workerData.tsx);
-      register();
-      await import(workerData.entry);
-    })().catch((e) => { console.error(e); process.exit(1); });`;
-    this.worker = new Worker(boot, { eval: true, workerData: { job, tsx: import.meta.resolve('tsx/esm/api'), entry: import.meta.url } });
+    this.worker = suiteWorker(import.meta.url, job);
     const fail = (e: Error) => { this.failure = e; for (const w of this.waiting.values()) w({ type: 'error', error: e.message }); };
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'error') return fail(new Error(m.error));

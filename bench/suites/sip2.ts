@@ -13,6 +13,7 @@ import { SipClient, withChecksum } from '../../test/server/sip2/helpers.js';
 import { runFuzz, validMessages } from '../../test/server/sip2/fuzz.js';
 import { buildLibrary } from '../lib/library-data.js';
 import { median, percentile } from '../lib/stats.js';
+import { suiteWorker } from '../lib/worker.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
 
 const SIZE = { records: 40_000, items: 100_000, patrons: 20_000, openLoans: 10_000 };
@@ -132,13 +133,7 @@ function coreOpsPerSecond(circ: Circulation, barcodes: string[], readers: string
 
 /** Runs a client job in a worker thread that loads this file through tsx, as bench/run.ts does. */
 function inWorker<T>(job: LoadJob | FuzzJob): Promise<T> {
-  const boot = `(async () => {
-    const { workerData } = require('node:worker_threads');
-    const { register } = await import(workerData.tsx);
-    register();
-    await import(workerData.entry);
-  })().catch((e) => { console.error(e); process.exit(1); });`;
-  const worker = new Worker(boot, { eval: true, workerData: { job, tsx: import.meta.resolve('tsx/esm/api'), entry: import.meta.url } });
+  const worker = suiteWorker(import.meta.url, job);
   return new Promise<T>((resolve, reject) => {
     worker.once('message', (m: { ok: true; result: T } | { ok: false; error: string }) => {
       void worker.terminate();
