@@ -2,31 +2,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topics, type CommandResponse, type ReadingValues } from '../../../contract/mqtt.js';
-import { topicMatches } from '../../../contract/topic-match.js';
 import { CameraIndex, cameraUrlProblem, camerasOfZone, writeSimulatedCameras } from '../../../server/environment/cameras.js';
 import { EnvironmentFeature, type EnvironmentBusEvent } from '../../../server/environment/environment.js';
-import { authenticate } from '../../../server/http/auth.js';
-import { router } from '../../../server/http/env.js';
-import { notFoundProblem, onProblem } from '../../../server/http/problem.js';
-import { environmentRoutes } from '../../../server/http/routes/environment.js';
 import { seedDemo } from '../../../server/seed/demo.js';
 import { openDb } from '../../../server/store/db.js';
-import { expectProblem, ok, openApi, type Api, type CallOptions } from '../http/helpers.js';
+import { expectProblem, ok, openApi, type Api } from '../http/helpers.js';
+import { startEnvironment } from './helpers.js';
 
 const MIN = 60_000;
 let api: Api, env: EnvironmentFeature | undefined;
 afterEach(async () => { await env?.stop(); env = undefined; api?.close(); });
-
-function fakeLink() {
-  const subs: { filter: string; handler: (t: string, b: Record<string, unknown> | null, p: Buffer) => void }[] = [];
-  return {
-    site: 'demo',
-    subscribe(filter: string, handler: (typeof subs)[number]['handler']) { const s = { filter, handler }; subs.push(s); return () => { subs.splice(subs.indexOf(s), 1); }; },
-    async command(): Promise<CommandResponse> { return { transaction: 't', status: 'ok', data: {}, ts: new Date().toISOString() }; },
-    deliver(topic: string, body: Record<string, unknown>) { for (const s of subs) if (topicMatches(s.filter, topic)) s.handler(topic, body, Buffer.from(JSON.stringify(body))); },
-  };
-}
 
 const ids = (cams: { id: string }[]) => cams.map((c) => c.id);
 const SNAP = 'http://127.0.0.1:8090/cameras/main-reading-camera/snapshot.jpg';
@@ -42,28 +27,10 @@ function site() {
     ['main-reading-smoke', 'sensor', 'main-reading', 'smoke'], ['main-stacks-smoke', 'sensor', 'main-stacks', 'smoke'], ['main-siren', 'actuator', 'main-reading', 'siren'],
     ['main-entrance-motion', 'sensor', 'main-reading', 'motion'], ['main-entrance-door', 'sensor', 'main-reading', 'contact'],
   ] as const) device.run(id, kind, zone, id, role, JSON.stringify({ gateway: 'gw-main' }));
-  const link = fakeLink();
   const events: EnvironmentBusEvent[] = [];
-  env = new EnvironmentFeature({ db, clock: api.clock, link, flushMs: 5, bus: { emit: (_t, e) => { events.push(e); } } });
-  env.start();
-  const feature = env;
-  let serial = 0;
-  const read = (deviceId: string, values: ReadingValues) => {
-    link.deliver(topics.envReading('demo'), { id: `evt-${++serial}`, ts: api.clock.now().toISOString(), gatewayId: 'gw-main', deviceId, source: 'zigbee2mqtt', values });
-    feature.flush();
-    return feature.settled();
-  };
-  const app = router();
-  app.onError(onProblem);
-  app.notFound(notFoundProblem);
-  app.use('/api/v1/*', authenticate(api));
-  app.route('/api/v1', environmentRoutes({ ...api, environment: feature }));
-  const call = (path: string, o: CallOptions = {}) => Promise.resolve(app.request(`/api/v1${path}`, {
-    method: o.method ?? (o.body !== undefined ? 'POST' : 'GET'),
-    headers: { ...(o.body !== undefined && { 'Content-Type': 'application/json' }), ...(o.as && { Cookie: o.as.cookie, 'X-CSRF-Token': o.as.csrfToken }) },
-    ...(o.body !== undefined && { body: JSON.stringify(o.body) }),
-  }));
-  return { env: feature, read, call, events };
+  const started = startEnvironment(api, { bus: { emit: (_t, e) => { events.push(e); } } });
+  env = started.env;
+  return { ...started, events };
 }
 
 describe('camera URLs', () => {

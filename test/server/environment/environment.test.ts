@@ -1,32 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { topics, type CommandResponse, type ReadingValues } from '../../../contract/mqtt.js';
-import { topicMatches } from '../../../contract/topic-match.js';
+import { topics } from '../../../contract/mqtt.js';
 import { EnvironmentFeature } from '../../../server/environment/environment.js';
 import { authenticate } from '../../../server/http/auth.js';
 import { router } from '../../../server/http/env.js';
-import { notFoundProblem, onProblem } from '../../../server/http/problem.js';
+import { onProblem } from '../../../server/http/problem.js';
 import { environmentRoutes } from '../../../server/http/routes/environment.js';
-import { expectProblem, ok, openApi, type Api, type CallOptions } from '../http/helpers.js';
+import { expectProblem, ok, openApi, type Api } from '../http/helpers.js';
+import { startEnvironment } from './helpers.js';
 
 const MIN = 60_000;
 let api: Api, env: EnvironmentFeature | undefined;
 afterEach(async () => { await env?.stop(); env = undefined; api?.close(); });
 
-/** The gateway side of the MQTT link: records commands, answers them, delivers messages to subscribers. */
-function fakeLink() {
-  const subs: { filter: string; handler: (t: string, b: Record<string, unknown> | null, p: Buffer) => void }[] = [];
-  const calls: { gatewayId: string; name: string; params: Record<string, unknown> | undefined }[] = [];
-  const link = {
-    site: 'demo', calls,
-    answer: (_params: Record<string, unknown> | undefined): CommandResponse => ({ transaction: 't', status: 'ok', data: {}, ts: new Date().toISOString() }),
-    subscribe(filter: string, handler: (typeof subs)[number]['handler']) { const s = { filter, handler }; subs.push(s); return () => { subs.splice(subs.indexOf(s), 1); }; },
-    async command(gatewayId: string, name: string, params?: Record<string, unknown>) { calls.push({ gatewayId, name, params }); return link.answer(params); },
-    deliver(topic: string, body: Record<string, unknown>) { for (const s of subs) if (topicMatches(s.filter, topic)) s.handler(topic, body, Buffer.from(JSON.stringify(body))); },
-    /** The zigbee.set payloads sent to one device, in order. */
-    sent: (deviceId: string) => calls.filter((c) => c.params?.deviceId === deviceId).map((c) => c.params?.payload),
-  };
-  return link;
-}
 
 /** Branch `main` (open Mon–Sat 08:00–22:00, Shanghai), its reading room and stacks, on a Monday at 10:00 local. */
 function site() {
@@ -42,29 +27,10 @@ function site() {
     ['main-entrance-motion', 'sensor', 'main-reading', 'motion', {}], ['main-entrance-door', 'sensor', 'main-reading', 'contact', {}],
     ['main-stacks-climate', 'sensor', 'main-stacks', 'climate', { interval_s: 60 }], ['main-stacks-ventilation', 'actuator', 'main-stacks', 'ventilation', {}],
   ] as const) device.run(id, kind, zone, id, role, gw(extra));
-  const link = fakeLink();
   let changed = 0;
-  env = new EnvironmentFeature({ db, clock: api.clock, link, flushMs: 5, onDevicesChanged: () => { changed++; } });
-  env.start();
-  let serial = 0;
-  const feature = env;
-  /** One reading through the link, stored and handed on at once. */
-  const read = (deviceId: string, values: ReadingValues, id = `evt-${++serial}`) => {
-    link.deliver(topics.envReading('demo'), { id, ts: api.clock.now().toISOString(), gatewayId: 'gw-main', deviceId, source: 'zigbee2mqtt', values });
-    feature.flush();
-    return feature.settled();
-  };
-  const app = router();
-  app.onError(onProblem);
-  app.notFound(notFoundProblem);
-  app.use('/api/v1/*', authenticate(api));
-  app.route('/api/v1', environmentRoutes({ ...api, environment: feature }));
-  const call = (path: string, o: CallOptions = {}) => Promise.resolve(app.request(`/api/v1${path}`, {
-    method: o.method ?? (o.body !== undefined ? 'POST' : 'GET'),
-    headers: { ...(o.body !== undefined && { 'Content-Type': 'application/json' }), ...(o.as && { Cookie: o.as.cookie, 'X-CSRF-Token': o.as.csrfToken }) },
-    ...(o.body !== undefined && { body: JSON.stringify(o.body) }),
-  }));
-  return { env: feature, link, read, call, devicesChanged: () => changed };
+  const started = startEnvironment(api, { onDevicesChanged: () => { changed++; } });
+  env = started.env;
+  return { ...started, devicesChanged: () => changed };
 }
 
 describe('control through the gateway', () => {
