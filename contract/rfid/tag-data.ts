@@ -36,6 +36,10 @@ export interface TagFields {
 /** ISO/IEC 15962 DSFID of ISO 28560-2 tags: access method 0 (no directory), data format 6. */
 export const DSFID_ISO28560_2 = 0x06;
 
+/** ISO 28560-1 type of usage, main type (TagData.typeOfUsage): the two a library's circulation uses. */
+export const USAGE_CIRCULATING_ITEM = 1;
+export const USAGE_PATRON_CARD = 8;
+
 const NOTHING: TagData = { format: 'unknown', typeOfUsage: null, primaryItemId: null, partsInSet: null, partNumber: null, country: null, isil: null, crcOk: false };
 
 // ---------------------------------------------------------------------------------------------

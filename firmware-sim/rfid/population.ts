@@ -1,9 +1,6 @@
-import { encodeTagMemory } from '../../contract/rfid/tag-data.js';
+import { encodeTagMemory, USAGE_CIRCULATING_ITEM, USAGE_PATRON_CARD } from '../../contract/rfid/tag-data.js';
 import { SimTag } from './tag.js';
 
-/** ISO 28560-3 type of usage: 1 = circulating item, 8 = patron card (high nibble of byte 0 is the data model version). */
-export const USAGE_ITEM = 1;
-export const USAGE_PATRON_CARD = 8;
 
 /** A tag as a library labels it: an item's barcode or a patron's card number, and the owner library. */
 export interface TagSpec {
@@ -31,7 +28,7 @@ export function simTag(spec: TagSpec): SimTag {
   const base = { uid, latencyMs: spec.latencyMs, failureRate: spec.failureRate };
   if (spec.blank || (!spec.item && !spec.card)) return new SimTag({ ...base, afi: spec.afi ?? 0, eas: spec.eas ?? false });
   const memory = encodeTagMemory({
-    typeOfUsage: spec.card ? USAGE_PATRON_CARD : USAGE_ITEM,
+    typeOfUsage: spec.card ? USAGE_PATRON_CARD : USAGE_CIRCULATING_ITEM,
     primaryItemId: (spec.card ?? spec.item)!,
     partsInSet: spec.partsInSet ?? 1,
     partNumber: spec.partNumber ?? 1,

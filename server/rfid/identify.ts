@@ -1,8 +1,7 @@
 import type { TagReport } from '../../contract/mqtt.js';
+import { USAGE_PATRON_CARD } from '../../contract/rfid/tag-data.js';
 import type { Circulation, PatronRef } from '../circulation/circulation.js';
 
-/** ISO 28560-1 type of usage (main type): 8 = patron card. */
-export const USAGE_PATRON_CARD = 8;
 
 export type TagIdentity =
   | { kind: 'item'; itemId: number; barcode: string; title: string; status: string; homeBranch: string; location: string | null; partsInSet: number; partNumber: number }

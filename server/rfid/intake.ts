@@ -1,4 +1,5 @@
 import type { ProgramTagParams, TagReport } from '../../contract/mqtt.js';
+import { USAGE_CIRCULATING_ITEM } from '../../contract/rfid/tag-data.js';
 import type { Circulation } from '../circulation/circulation.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
@@ -6,8 +7,6 @@ import type { ReaderDirectory } from './directory.js';
 import { RfidError } from './errors.js';
 import type { GatewayCommands } from './security.js';
 
-/** ISO 28560-1 type of usage: 1 = circulating item. */
-const USAGE_CIRCULATING = 1;
 
 
 export interface ProgrammedTag { readerId: string; uid: string; itemId: number; barcode: string; isil: string; country: string; tag: TagReport }
@@ -46,7 +45,7 @@ export class IntakeStations {
     const partNumber = opts.partNumber ?? 1;
     const params: ProgramTagParams = {
       readerId, uid: tag.uid, afi: readers.security().afiInStock,
-      data: { typeOfUsage: USAGE_CIRCULATING, primaryItemId: barcode, partsInSet, partNumber, country, isil },
+      data: { typeOfUsage: USAGE_CIRCULATING_ITEM, primaryItemId: barcode, partsInSet, partNumber, country, isil },
     };
     const res = await link.command<TagReport>(reader.gatewayId, 'rfid.programTag', params as unknown as Record<string, unknown>, 10_000);
     if (res.status !== 'ok') throw new RfidError(`PROGRAMMING_FAILED`, `${res.error.code}: ${res.error.message}`, 502);
