@@ -1,6 +1,6 @@
 /**
  * Zigbee readings in SQLite: a batch of messages in one transaction, the minute and hour rollups kept
- * up to date as they come in, retention, and history at a resolution that fits a chart.
+ * up to date as they come in, retention, and history at a resolution that fits a chart, as columns.
  *
  * Duplicates: every message has a unique id (contract/mqtt.ts), and `reading.event_id` is UNIQUE, so
  * INSERT OR IGNORE drops a QoS 1 redelivery or an outbox resend durably, across restarts, at the cost
@@ -10,14 +10,17 @@
  * a few of its pages rather than about one per reading. A message older than the raw retention is
  * dropped too (`tooOld`): its row would already be pruned, so it could not be told apart from a
  * duplicate, and its rollups are closed.
- * Rollups are pre-merged per batch in memory, then UPSERTed once per (device, key, bucket).
- * Schema and the choices behind it: 004_environment.sql, docs/environment.md ("Storage").
+ * Rollups are pre-merged per batch in memory, then UPSERTed once per (device, key, bucket). Minutes of
+ * closed days are then folded into one row per (device, key, UTC day) by MinuteRollups (minute-rollups.ts).
+ * Schema and the choices behind it: 004_environment.sql, 005_environment_minutes.sql, docs/environment.md ("Storage").
  */
 import type { Statement, Transaction } from 'better-sqlite3';
 import type { EnvReadingPayload, ReadingValues } from '../../contract/mqtt.js';
 import { DomainError } from '../errors.js';
 import { getSetting, type Db } from '../store/db.js';
+import { addToBucket, averages, coarsen, emptyBuckets, type Buckets } from './buckets.js';
 import { dailyStats, dewPoint, luxHours, mouldRisk, preservationIndex, swingExceedances, timeWeightedPreservationIndex, type Sample } from './metrics.js';
+import { MINUTE_MS, MinuteRollups } from './minute-rollups.js';
 import type { ZoneProfile } from './profiles.js';
 
 export const NUMERIC_KEYS = ['temperature', 'humidity', 'illuminance', 'battery', 'voltage', 'linkquality', 'position'] as const;
@@ -30,15 +33,28 @@ export const isNumericKey = (k: string): k is NumericKey => (NUMERIC_KEYS as rea
 /** A reading as stored: the time normalised to UTC ISO, only well-typed known keys kept. */
 export interface StoredReading { id: string; deviceId: string; gatewayId: string; at: string; values: ReadingValues }
 export interface IngestResult { accepted: StoredReading[]; duplicates: number; invalid: number; tooOld: number }
-export interface HistoryPoint { t: string; min: number; max: number; avg: number; count: number }
-export interface History { deviceId: string; key: NumericKey; resolution: 'raw' | 'minute' | 'hour'; bucketSeconds: number | null; points: HistoryPoint[] }
+/**
+ * One key of one device over time, as columns: slot i of min, max, avg and count is one bucket (raw:
+ * one reading). Rollup buckets are dense: bucket i starts at `from` + i × `stepMs`, and an empty one
+ * has NaN min, max and avg and count 0. Raw readings carry their times in `t` (from, stepMs null).
+ */
+export interface History {
+  deviceId: string; key: NumericKey; resolution: 'raw' | 'minute' | 'hour';
+  from: string | null; stepMs: number | null; t: string[] | null;
+  min: Float64Array; max: Float64Array; avg: Float64Array; count: Uint32Array;
+}
 
-const DAY = 86_400_000;
+const HOUR = 3_600_000, DAY = 86_400_000;
 /** Auto aims at no more than this many points. */
 export const AUTO_MAX_POINTS = 2000;
-/** An explicit resolution answers at most this many points (else HISTORY_TOO_LARGE). */
+/** Raw answers at most this many readings (else HISTORY_TOO_LARGE). */
 export const MAX_POINTS = 100_000;
+/** Minute or hour answers at most this many buckets, 400 days of minutes (else HISTORY_TOO_LARGE). */
+export const MAX_MINUTE_DAYS = 400;
+export const MAX_BUCKETS = MAX_MINUTE_DAYS * 1440;
 const STEPS_S = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800];
+/** Time each batch, and each hourly prune, may spend folding closed days of minute rollups (at least one series-day). */
+const INGEST_FOLD_MS = 2, PRUNE_FOLD_MS = 250;
 
 /** Checks one message; null when it is not a reading (no id, device or parsable time). */
 export function normaliseReading(p: unknown): StoredReading | null {
@@ -78,7 +94,11 @@ export class ReadingStore {
   private readonly upsertHour: Statement;
   private readonly getLatest: Statement<[string], { at: string; latest: string; key_at: string }>;
   private readonly putLatest: Statement;
+  private readonly hourRows: Statement<[string, string, string, string], [string, number, number, number, number]>;
   private readonly txn: Transaction<(body: () => unknown) => unknown>;
+  readonly minutes: MinuteRollups;
+  /** Why folding failed in ingest (which then stops folding); prune() retries and reports it. */
+  private foldFailure: unknown = null;
 
   constructor(private readonly db: Db, private readonly opts: { rawDays?: number; minuteDays?: number } = {}) {
     this.insert = db.prepare(`INSERT OR IGNORE INTO reading (event_id, device_id, zone_id, at, temperature, humidity, illuminance, battery, voltage,
@@ -91,14 +111,16 @@ export class ReadingStore {
     this.getLatest = db.prepare('SELECT at, latest, key_at FROM reading_latest WHERE device_id = ?');
     this.putLatest = db.prepare(`INSERT INTO reading_latest (device_id, at, latest, key_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (device_id) DO UPDATE SET at = excluded.at, latest = excluded.latest, key_at = excluded.key_at`);
+    this.hourRows = db.prepare<[string, string, string, string], [string, number, number, number, number]>('SELECT bucket, min, max, sum, count FROM reading_hour WHERE device_id = ? AND key = ? AND bucket >= ? AND bucket < ?').raw();
     this.txn = db.transaction((body: () => unknown) => body());
+    this.minutes = new MinuteRollups(db);
   }
 
   /** Runs a body in one immediate transaction. */
   private tx<T>(body: () => T): T { return this.txn.immediate(body) as T; }
 
   get rawDays() { return this.opts.rawDays ?? getSetting(this.db, 'environment.raw_days', 7); }
-  get minuteDays() { return this.opts.minuteDays ?? getSetting(this.db, 'environment.minute_days', 90); }
+  get minuteDays() { return this.opts.minuteDays ?? getSetting(this.db, 'environment.minute_days', 400); }
 
   /** Stores a batch in one transaction; `zoneOf` names a device's zone for the raw row. */
   ingest(batch: readonly unknown[], now: Date, zoneOf: (deviceId: string) => string | null = () => null): IngestResult {
@@ -129,6 +151,10 @@ export class ReadingStore {
       }
       for (const [device, readings] of touched) this.mergeLatest(device, readings);
     });
+    // After the commit, in a transaction of its own: a failed fold must not cost the batch its readings.
+    if (this.foldFailure === null) {
+      try { this.minutes.compact(now, INGEST_FOLD_MS); } catch (e) { this.foldFailure = e; }
+    }
     return out;
   }
 
@@ -165,77 +191,85 @@ export class ReadingStore {
     }));
   }
 
-  /** Retention, in one transaction: raw older than environment.raw_days, minute rollups older than environment.minute_days; hours stay. */
-  prune(now: Date): { raw: number; minute: number } {
+  /**
+   * Retention, in one transaction: raw older than environment.raw_days, minute rollups older than
+   * environment.minute_days; hours stay. Then folds closed days of minute rollups for up to
+   * PRUNE_FOLD_MS, walking every series again (a late reading may have reopened a folded day), and
+   * throws a fold failure that ingest met, once (the feature's tick calls this hourly and logs it).
+   */
+  prune(now: Date): { raw: number; minute: number; folded: number } {
     const rawCut = new Date(now.getTime() - this.rawDays * DAY).toISOString();
-    const minuteCut = new Date(now.getTime() - this.minuteDays * DAY).toISOString();
-    return this.tx(() => {
-      const raw = this.db.prepare('DELETE FROM reading WHERE at < ?').run(rawCut).changes;
-      // Per series, so each delete is a range of the primary key rather than a scan of the table.
-      const del = this.db.prepare('DELETE FROM reading_minute WHERE device_id = ? AND key = ? AND bucket < ?');
-      let minute = 0;
-      for (const { device_id } of this.db.prepare('SELECT device_id FROM reading_latest').all() as { device_id: string }[]) {
-        for (const k of NUMERIC_KEYS) minute += del.run(device_id, k, minuteCut).changes;
-      }
-      return { raw, minute };
-    });
+    const minuteCut = new Date(now.getTime() - this.minuteDays * DAY);
+    const { raw, minute } = this.tx(() => ({ raw: this.db.prepare('DELETE FROM reading WHERE at < ?').run(rawCut).changes, minute: this.minutes.prune(minuteCut) }));
+    const failure = this.foldFailure;
+    this.foldFailure = null;
+    this.minutes.resettle();
+    const folded = this.minutes.compact(now, PRUNE_FOLD_MS);
+    if (failure !== null) throw new Error(`folding minute rollups failed in ingest, which stopped folding until now (prune folded ${folded}): ${failure instanceof Error ? failure.message : failure}`, { cause: failure });
+    return { raw, minute, folded };
   }
 
   /**
-   * History of one key of one device in [from, to). Points carry min, max, avg and count of their
-   * bucket (raw points: the value, count 1). `auto`: raw when the range is within raw retention and
-   * has ≤ 2000 readings, else the smallest bucket from 1 min to 7 d that gives ≤ 2000 points, read
-   * from the minute rollups below 1 h (when they still cover the range) and the hour rollups above.
+   * History of one key of one device in [from, to), oldest first: buckets carry min, max, avg and count
+   * (raw readings: the value, count 1). `auto`: raw when the range is within raw retention and has
+   * ≤ 2000 readings, else the smallest bucket from 1 min to 7 d that gives ≤ 2000, merged from the
+   * minute rollups below 1 h (when they still cover the range) and the hour rollups above.
    */
   history(deviceId: string, key: string, from: Date, to: Date, resolution: Resolution, now: Date): History {
     if (!isNumericKey(key)) throw new DomainError('UNKNOWN_READING_KEY', `no history for '${key}' (numeric keys: ${NUMERIC_KEYS.join(', ')})`, 422, { key });
     if (!(to.getTime() > from.getTime())) throw new DomainError('INVALID_RANGE', `'to' (${to.toISOString()}) must be after 'from' (${from.toISOString()})`, 422);
-    const f = from.toISOString(), t = to.toISOString();
+    const f = from.toISOString(), t = to.toISOString(), fromMs = from.getTime(), toMs = to.getTime();
     const base = { deviceId, key };
-    if (resolution === 'raw') return { ...base, resolution, bucketSeconds: null, points: this.rawPoints(deviceId, key, f, t, MAX_POINTS) };
+    if (resolution === 'raw') return { ...base, resolution, ...this.rawColumns(deviceId, key, f, t, MAX_POINTS) };
     if (resolution === 'minute' || resolution === 'hour') {
-      const size = resolution === 'minute' ? 60 : 3600;
-      // Refused up front, before reading anything: a year of minutes is 525 600 buckets.
-      tooLarge(Math.ceil((to.getTime() - from.getTime()) / 1000 / size), MAX_POINTS);
-      return { ...base, resolution, bucketSeconds: size, points: this.rollup(resolution, deviceId, key, f, t, null, MAX_POINTS) };
+      const size = resolution === 'minute' ? MINUTE_MS : HOUR;
+      // Refused up front, before reading anything.
+      const n = Math.ceil((toMs - fromMs) / size);
+      if (n > MAX_BUCKETS) {
+        throw new DomainError('HISTORY_TOO_LARGE', `${n} ${resolution} buckets asked for; one answer holds at most ${MAX_BUCKETS} (${MAX_MINUTE_DAYS} days of minutes): ask for a shorter range or a coarser resolution (or 'auto')`, 422, { limit: MAX_BUCKETS, buckets: n });
+      }
+      return { ...base, resolution, ...this.rollup(resolution, deviceId, key, fromMs, toMs, size) };
     }
     const nowMs = now.getTime();
-    if (from.getTime() >= nowMs - this.rawDays * DAY) {
+    if (fromMs >= nowMs - this.rawDays * DAY) {
       const n = (this.db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM reading WHERE device_id = ? AND at >= ? AND at < ? AND ${key} IS NOT NULL LIMIT ${AUTO_MAX_POINTS + 1})`)
         .get(deviceId, f, t) as { n: number }).n;
-      if (n <= AUTO_MAX_POINTS) return { ...base, resolution: 'raw', bucketSeconds: null, points: this.rawPoints(deviceId, key, f, t, AUTO_MAX_POINTS) };
+      if (n <= AUTO_MAX_POINTS) return { ...base, resolution: 'raw', ...this.rawColumns(deviceId, key, f, t, AUTO_MAX_POINTS) };
     }
-    const spanS = (to.getTime() - from.getTime()) / 1000;
+    const spanS = (toMs - fromMs) / 1000;
     let step = STEPS_S.find((s) => spanS / s <= AUTO_MAX_POINTS) ?? Math.ceil(spanS / AUTO_MAX_POINTS / 86_400) * 86_400;
-    const minuteCovers = from.getTime() >= nowMs - this.minuteDays * DAY;
-    const table = step < 3600 && minuteCovers ? 'minute' : 'hour';
+    const table = step < 3600 && fromMs >= nowMs - this.minuteDays * DAY ? 'minute' : 'hour';
     if (table === 'hour') step = Math.max(step, 3600);
-    const size = table === 'minute' ? 60 : 3600;
-    return { ...base, resolution: table, bucketSeconds: step, points: this.rollup(table, deviceId, key, f, t, step === size ? null : step, AUTO_MAX_POINTS * 2) };
+    return { ...base, resolution: table, ...this.rollup(table, deviceId, key, fromMs, toMs, step * 1000) };
   }
 
-  private rawPoints(deviceId: string, key: NumericKey, f: string, t: string, limit: number): HistoryPoint[] {
+  private rawColumns(deviceId: string, key: NumericKey, f: string, t: string, limit: number) {
     const rows = this.db.prepare(`SELECT at, ${key} FROM reading WHERE device_id = ? AND at >= ? AND at < ? AND ${key} IS NOT NULL ORDER BY at LIMIT ?`)
       .raw().all(deviceId, f, t, limit + 1) as [string, number][];
-    tooLarge(rows.length, limit);
-    return rows.map(([at, v]) => ({ t: at, min: v, max: v, avg: v, count: 1 }));
+    if (rows.length > limit) throw new DomainError('HISTORY_TOO_LARGE', `more than ${limit} readings: ask for a shorter range or a coarser resolution (or 'auto')`, 422, { limit });
+    const values = Float64Array.from(rows, (r) => r[1]);
+    return { from: null, stepMs: null, t: rows.map((r) => r[0]), min: values, max: values.slice(), avg: values.slice(), count: new Uint32Array(rows.length).fill(1) };
   }
 
-  /** Rollup rows from the bucket that holds `f` up to `t`; merged into `step`-second buckets (UTC-aligned) when step is set. */
-  private rollup(table: 'minute' | 'hour', deviceId: string, key: NumericKey, f: string, t: string, step: number | null, limit: number): HistoryPoint[] {
-    const start = table === 'minute' ? `${f.slice(0, 16)}:00.000Z` : `${f.slice(0, 13)}:00:00.000Z`;
-    const sql = step === null
-      ? `SELECT bucket, min, max, sum, count FROM reading_${table} WHERE device_id = ? AND key = ? AND bucket >= ? AND bucket < ? ORDER BY bucket LIMIT ?`
-      : `SELECT (unixepoch(bucket) / ${step}) * ${step} AS b, min(min), max(max), sum(sum), sum(count) FROM reading_${table}
-         WHERE device_id = ? AND key = ? AND bucket >= ? AND bucket < ? GROUP BY b ORDER BY b LIMIT ?`;
-    const rows = this.db.prepare(sql).raw().all(deviceId, key, start, t, limit + 1) as [string | number, number, number, number, number][];
-    tooLarge(rows.length, limit);
-    return rows.map(([b, min, max, sum, count]) => ({ t: typeof b === 'number' ? new Date(b * 1000).toISOString() : b, min, max, avg: sum / count, count }));
+  /** Buckets of `stepMs` (a multiple of the table's bucket, UTC-aligned) from the one that holds `fromMs` up to `toMs`. */
+  private rollup(table: 'minute' | 'hour', deviceId: string, key: NumericKey, fromMs: number, toMs: number, stepMs: number) {
+    const size = table === 'minute' ? MINUTE_MS : HOUR;
+    const start = Math.floor(fromMs / size) * size, n = Math.ceil((toMs - start) / size), first = Math.floor(start / stepMs) * stepMs;
+    // Minutes come as dense columns (auto merges them only for spans under 42 days); hour rows go
+    // straight into their bucket, whatever the span.
+    const b = table === 'hour' ? this.hours(deviceId, key, start, start + n * size, first, stepMs)
+      : stepMs === size ? this.minutes.read(deviceId, key, start, n) : coarsen(this.minutes.read(deviceId, key, start, n), stepMs / size, (start - first) / size);
+    return { from: new Date(first).toISOString(), stepMs, t: null, ...averages(b) };
   }
-}
 
-function tooLarge(n: number, limit: number) {
-  if (n > limit) throw new DomainError('HISTORY_TOO_LARGE', `more than ${limit} points; ask for a shorter range or a coarser resolution (or 'auto')`, 422, { limit });
+  /** Hour rows in [startMs, endMs), merged into `stepMs` buckets from `first`. */
+  private hours(deviceId: string, key: NumericKey, startMs: number, endMs: number, first: number, stepMs: number): Buckets {
+    const b = emptyBuckets(Math.ceil((endMs - first) / stepMs));
+    for (const [bucket, min, max, sum, count] of this.hourRows.all(deviceId, key, new Date(startMs).toISOString(), new Date(endMs).toISOString())) {
+      addToBucket(b, Math.floor((Date.parse(bucket) - first) / stepMs), min, max, sum, count);
+    }
+    return b;
+  }
 }
 
 /** Preservation metrics of a zone over the 24 h before `now`, from its raw readings (docs/environment.md, "Metrics"). */

@@ -4,7 +4,7 @@ import { ALARM_STATES } from '../../environment/alarms.js';
 import { CameraIndex, createCamera, deleteCamera, listCameras, updateCamera } from '../../environment/cameras.js';
 import { ENV_ROLES, type EnvironmentFeature } from '../../environment/environment.js';
 import { ZONE_PROFILE_NAMES, type ZoneProfileName } from '../../environment/profiles.js';
-import { NUMERIC_KEYS, zoneMetrics } from '../../environment/store.js';
+import { MAX_BUCKETS, MAX_MINUTE_DAYS, MAX_POINTS, NUMERIC_KEYS, zoneMetrics, type History } from '../../environment/store.js';
 import type { AppDeps } from '../app.js';
 import { allow, staffOnly } from '../auth.js';
 import { actorOf, router, type StaffPrincipal } from '../env.js';
@@ -57,6 +57,25 @@ export const CameraPatch = z.strictObject({ ...cameraFields, name: cameraFields.
   .refine(atLeastOne, 'give at least one field').openapi('CameraPatch');
 const CameraViewSchema = z.object({ id: z.string(), name: z.string(), snapshotUrl: z.string().nullable(), mjpegUrl: z.string().nullable(), hlsUrl: z.string().nullable() });
 export const CameraSchema = CameraViewSchema.extend({ branchId: z.string().nullable(), zoneId: z.string().nullable(), entrance: z.boolean(), createdAt: z.string() }).openapi('Camera');
+
+const Column = z.array(z.number().nullable());
+export const HistorySchema = z.object({
+  deviceId: z.string(), key: z.enum(NUMERIC_KEYS), resolution: z.enum(['raw', 'minute', 'hour']),
+  from: z.string().nullable().openapi({ description: 'start of bucket 0; bucket i starts at from + i × stepMs (null for raw)' }),
+  stepMs: z.number().int().nullable().openapi({ description: 'bucket length in ms (null for raw)' }),
+  t: z.array(z.string()).nullable().openapi({ description: 'raw only: the time of each reading (null for rollups)' }),
+  min: Column, max: Column, avg: Column.openapi({ description: 'per bucket (raw: per reading); null where a bucket is empty' }),
+  count: z.array(z.number().int()).openapi({ description: 'readings in the bucket; 0 where it is empty' }),
+}).openapi('EnvironmentHistory');
+export type HistoryBody = z.infer<typeof HistorySchema>;
+
+/**
+ * A history as JSON columns (a year of minutes is 525,600 buckets: no object, key or time per bucket);
+ * an empty bucket's NaN becomes null, as JSON.stringify writes it.
+ */
+export function historyBody(h: History): HistoryBody {
+  return { deviceId: h.deviceId, key: h.key, resolution: h.resolution, from: h.from, stepMs: h.stepMs, t: h.t, min: Array.from(h.min), max: Array.from(h.max), avg: Array.from(h.avg), count: Array.from(h.count) };
+}
 
 /**
  * Environment and safety: zones (profile, latest readings, controller, preservation metrics),
@@ -117,7 +136,8 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
 
   app.openapi(createRoute({
     method: 'get', path: '/environment/history', tags: ['environment'], ...staff,
-    summary: "One key of one device over time: raw, per minute, per hour, or 'auto' (at most about 2000 points)",
+    summary: "One key of one device over time, as columns: raw, per minute, per hour, or 'auto' (at most about 2000 buckets)",
+    description: `Raw answers at most ${MAX_POINTS} readings, minute and hour at most ${MAX_BUCKETS} buckets (${MAX_MINUTE_DAYS} days of minutes); more is refused with 422 HISTORY_TOO_LARGE.`,
     request: {
       query: z.object({
         deviceId: Id, key: z.enum(NUMERIC_KEYS),
@@ -125,11 +145,11 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
         resolution: z.enum(['raw', 'minute', 'hour', 'auto']).default('auto'),
       }),
     },
-    responses: { 200: ok(Anything, 'points {t, min, max, avg, count}, oldest first'), ...problems(400, 401, 403, 422, 503) },
+    responses: { 200: ok(HistorySchema, 'columns min, max, avg, count, oldest first'), ...problems(400, 401, 403, 422, 503) },
   }), (c) => {
     const q = c.req.valid('query'), now = clock.now();
     const to = q.to ? new Date(q.to) : new Date(now.getTime() + 1), from = q.from ? new Date(q.from) : new Date(to.getTime() - 86_400_000);
-    return c.json(body(feature().store.history(q.deviceId, q.key, from, to, q.resolution, now)), 200);
+    return c.json(historyBody(feature().store.history(q.deviceId, q.key, from, to, q.resolution, now)), 200);
   });
 
   app.openapi(createRoute({

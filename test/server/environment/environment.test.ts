@@ -174,7 +174,9 @@ describe('HTTP API', () => {
       .toMatchObject({ state: 'OFF', reason: 'override cleared by wang (test); temperature 22 °C below 25.5 °C (26 °C max − 0.5 °C hysteresis)' });
     await expectProblem(await call('/environment/zones/main-reading/override?role=ac', { method: 'DELETE', as: librarian }), 404, 'OVERRIDE_NOT_FOUND');
     const history = await ok(await call('/environment/history?deviceId=main-reading-climate&key=temperature', { as: librarian }));
-    expect(history).toMatchObject({ resolution: 'raw', points: [{ min: 22, max: 22, avg: 22, count: 1 }] });
+    expect(history).toEqual({ deviceId: 'main-reading-climate', key: 'temperature', resolution: 'raw', from: null, stepMs: null, t: [api.clock.now().toISOString()], min: [22], max: [22], avg: [22], count: [1] });
+    const minutes = await ok(await call(`/environment/history?deviceId=main-reading-climate&key=temperature&resolution=minute&from=${new Date(api.clock.now().getTime() - 2 * MIN).toISOString()}`, { as: librarian }));
+    expect(minutes).toMatchObject({ resolution: 'minute', stepMs: MIN, t: null, min: [null, null, 22], avg: [null, null, 22], count: [0, 0, 1] });
     await expectProblem(await call('/environment/history?deviceId=main-reading-climate&key=smoke', { as: librarian }), 400, 'VALIDATION_FAILED');
   });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EnvReadingPayload, ReadingValues } from '../../../contract/mqtt.js';
 import { setSetting, openDb, type Db } from '../../../server/store/db.js';
-import { AUTO_MAX_POINTS, ReadingStore } from '../../../server/environment/store.js';
+import { AUTO_MAX_POINTS, ReadingStore, type History } from '../../../server/environment/store.js';
 
 const NOW = new Date('2026-07-15T12:00:00.000Z');
 const MIN = 60_000, HOUR = 3_600_000, DAY = 86_400_000;
@@ -19,6 +19,8 @@ function open() {
 let serial = 0;
 const reading = (at: Date | string, values: ReadingValues, deviceId = 'main-reading-climate', id = `r-${++serial}`): EnvReadingPayload =>
   ({ id, ts: new Date(at).toISOString(), gatewayId: 'gw-main', deviceId, source: 'zigbee2mqtt', values });
+/** A history's columns as plain arrays, bucket by bucket. */
+const columns = (h: History) => ({ min: [...h.min], max: [...h.max], avg: [...h.avg], count: [...h.count] });
 const rollup = (table: 'minute' | 'hour', key: string, bucket: string) =>
   db.prepare(`SELECT min, max, sum, count FROM reading_${table} WHERE device_id = 'main-reading-climate' AND key = ? AND bucket = ?`).get(key, bucket);
 
@@ -38,7 +40,8 @@ describe('ingest and rollups', () => {
     expect(rollup('hour', 'humidity', '2026-07-15T10:00:00.000Z')).toEqual({ min: 50, max: 52, sum: 153, count: 3 });
     expect(rollup('hour', 'battery', '2026-07-15T10:00:00.000Z')).toEqual({ min: 80, max: 80, sum: 80, count: 1 });
     const h = store.history('main-reading-climate', 'temperature', new Date(t('00:00')), new Date('2026-07-15T11:00:00Z'), 'hour', NOW);
-    expect(h.points).toEqual([{ t: '2026-07-15T10:00:00.000Z', min: 19, max: 25, avg: 86.5 / 4, count: 4 }]);
+    expect(h).toMatchObject({ resolution: 'hour', from: '2026-07-15T10:00:00.000Z', stepMs: HOUR, t: null });
+    expect(columns(h)).toEqual({ min: [19], max: [25], avg: [86.5 / 4], count: [4] });
   });
 
   it('keeps each key of a device\'s latest values from its newest message, whatever order they came in', () => {
@@ -67,14 +70,16 @@ describe('ingest and rollups', () => {
 });
 
 describe('retention', () => {
-  it('prunes raw readings after environment.raw_days and minute rollups after 90 days; hours stay', () => {
-    const store = new ReadingStore((open(), db), { rawDays: 400 }); // ingest a long history first
-    store.ingest([reading(new Date(NOW.getTime() - 100 * DAY), { temperature: 18 }), reading(new Date(NOW.getTime() - 10 * DAY), { temperature: 19 }),
+  it('prunes raw readings after environment.raw_days and minute rollups after 400 days; hours stay', () => {
+    const store = new ReadingStore((open(), db), { rawDays: 500 }); // ingest a long history first
+    store.ingest([reading(new Date(NOW.getTime() - 401 * DAY), { temperature: 18 }), reading(new Date(NOW.getTime() - 10 * DAY), { temperature: 19 }),
       reading(new Date(NOW.getTime() - DAY), { temperature: 20 })], NOW);
     setSetting(db, 'environment.raw_days', 7);
-    expect(new ReadingStore(db).prune(NOW)).toEqual({ raw: 2, minute: 1 });
+    expect(new ReadingStore(db).prune(NOW)).toMatchObject({ raw: 2, minute: 1 });
     expect((db.prepare('SELECT count(*) AS n FROM reading').get() as { n: number }).n).toBe(1);
-    expect((db.prepare('SELECT count(*) AS n FROM reading_minute').get() as { n: number }).n).toBe(2);
+    // The two minutes left are in closed days: folded into their day rows by now.
+    expect((db.prepare('SELECT day FROM reading_minute_day ORDER BY day').pluck().all())).toEqual(['2026-07-05', '2026-07-14']);
+    expect((db.prepare('SELECT count(*) AS n FROM reading_minute').get() as { n: number }).n).toBe(0);
     expect((db.prepare('SELECT count(*) AS n FROM reading_hour').get() as { n: number }).n).toBe(3);
   });
 });
@@ -87,17 +92,23 @@ describe('history', () => {
     for (let i = 0; i < batch.length; i += 5000) store.ingest(batch.slice(i, i + 5000), NOW);
   }
 
-  it('answers raw, minute and hour points of one key, oldest first', () => {
+  it('answers raw, minute and hour buckets of one key as columns, oldest first', () => {
     const store = open();
     minutes(store, 1);
     const from = new Date(NOW.getTime() - 2 * HOUR), to = new Date(NOW.getTime() - HOUR);
     const raw = store.history('main-reading-climate', 'temperature', from, to, 'raw', NOW);
-    expect(raw.points).toHaveLength(60);
-    expect(raw.points[0]).toEqual({ t: from.toISOString(), min: 20 + 1320 / 100, max: 20 + 1320 / 100, avg: 20 + 1320 / 100, count: 1 });
-    expect(store.history('main-reading-climate', 'temperature', from, to, 'minute', NOW).points).toHaveLength(60);
-    const hour = store.history('main-reading-climate', 'temperature', from, to, 'hour', NOW).points;
-    expect(hour).toHaveLength(1);
-    expect(hour[0]!.avg).toBeCloseTo(20 + (1320 + 1379) / 2 / 100, 9);
+    expect(raw).toMatchObject({ resolution: 'raw', from: null, stepMs: null });
+    expect(raw.t).toHaveLength(60);
+    expect(raw.t![0]).toBe(from.toISOString());
+    expect(columns(raw).min.slice(0, 2)).toEqual([20 + 1320 / 100, 20 + 1321 / 100]);
+    expect(columns(raw).avg[0]).toBe(20 + 1320 / 100);
+    expect(columns(raw).count.every((c) => c === 1)).toBe(true);
+    const minute = store.history('main-reading-climate', 'temperature', from, to, 'minute', NOW);
+    expect(minute).toMatchObject({ resolution: 'minute', from: from.toISOString(), stepMs: MIN, t: null });
+    expect(columns(minute).avg).toEqual(columns(raw).avg);
+    const hour = store.history('main-reading-climate', 'temperature', from, to, 'hour', NOW);
+    expect(hour.count).toEqual(new Uint32Array([60]));
+    expect(hour.avg[0]).toBeCloseTo(20 + (1320 + 1379) / 2 / 100, 9);
   });
 
   it("'auto' gives raw for few readings, merged minutes for days, merged hours for a year: never more than ~2000 points", () => {
@@ -107,29 +118,35 @@ describe('history', () => {
     for (let h = 8760; h > 72; h--) hour.run(new Date(Math.floor((NOW.getTime() - h * HOUR) / HOUR) * HOUR).toISOString());
 
     const day = store.history('main-reading-climate', 'temperature', new Date(NOW.getTime() - DAY), NOW, 'auto', NOW);
-    expect(day).toMatchObject({ resolution: 'raw', bucketSeconds: null });
-    expect(day.points).toHaveLength(1440);
+    expect(day).toMatchObject({ resolution: 'raw', stepMs: null });
+    expect(day.t).toHaveLength(1440);
     const three = store.history('main-reading-climate', 'temperature', new Date(NOW.getTime() - 3 * DAY), NOW, 'auto', NOW);
-    expect(three).toMatchObject({ resolution: 'minute', bucketSeconds: 300 });
-    expect(three.points).toHaveLength(864);
-    expect(three.points[0]).toMatchObject({ min: 20, max: 20.04, count: 5 });
-    expect(three.points[0]!.avg).toBeCloseTo(20.02, 9);
+    expect(three).toMatchObject({ resolution: 'minute', stepMs: 300_000, from: new Date(NOW.getTime() - 3 * DAY).toISOString() });
+    expect(three.count).toHaveLength(864);
+    expect([three.min[0], three.max[0], three.count[0]]).toEqual([20, 20.04, 5]);
+    expect(three.avg[0]).toBeCloseTo(20.02, 9);
+    expect(three.max[863]).toBeCloseTo(20 + 4319 / 100, 9); // the last 5 minutes, from the day still open
 
     const started = performance.now();
     const year = store.history('main-reading-climate', 'temperature', new Date(NOW.getTime() - 365 * DAY), NOW, 'auto', NOW);
     const ms = performance.now() - started;
-    expect(year).toMatchObject({ resolution: 'hour', bucketSeconds: 21_600 });
-    expect(year.points.length).toBeLessThanOrEqual(AUTO_MAX_POINTS);
-    expect(year.points.length).toBeGreaterThan(1400);
+    expect(year).toMatchObject({ resolution: 'hour', stepMs: 21_600_000 });
+    expect(year.count.length).toBeLessThanOrEqual(AUTO_MAX_POINTS);
+    expect(year.count.length).toBe(1460);
+    expect(year.count[0]).toBe(360); // six hour rows of 60 readings
     expect(ms).toBeLessThan(250); // ~8 ms on a laptop; the bound leaves room for a loaded CI machine
+
+    const ages = store.history('main-reading-climate', 'temperature', new Date('0001-01-01T00:00:00Z'), NOW, 'auto', NOW); // 17.7 million hours
+    expect(ages.count.length).toBeLessThanOrEqual(AUTO_MAX_POINTS + 1);
+    expect(ages.count.reduce((a, b) => a + b, 0)).toBe(year.count.reduce((a, b) => a + b, 0));
   });
 
-  it('refuses an unknown key, an empty range and an explicit resolution with too many points', () => {
+  it('refuses an unknown key, an empty range and an explicit resolution with too many buckets', () => {
     const store = open();
     const h = (key: string, from: number, to: number, res: 'raw' | 'minute' = 'raw') => () => store.history('d', key, new Date(from), new Date(to), res, NOW);
     expect(h('smoke', 0, 1)).toThrow(expect.objectContaining({ code: 'UNKNOWN_READING_KEY', status: 422 }));
     expect(h('temperature', 5, 5)).toThrow(expect.objectContaining({ code: 'INVALID_RANGE' }));
-    expect(h('temperature', NOW.getTime() - 365 * DAY, NOW.getTime(), 'minute')).toThrow(expect.objectContaining({ code: 'HISTORY_TOO_LARGE' }));
+    expect(h('temperature', NOW.getTime() - 401 * DAY, NOW.getTime(), 'minute')).toThrow(expect.objectContaining({ code: 'HISTORY_TOO_LARGE', status: 422 }));
   });
 });
 
