@@ -45,6 +45,23 @@ export const ConfigSchema = z.object({
     smtpUrl: z.string().optional(),
     from: z.string().default('Shelfsense <library@localhost>'),
   }).default({ from: 'Shelfsense <library@localhost>' }),
+  /** Care campaigns and surveys (docs/crm-outreach.md). */
+  outreach: z.object({
+    /** Key of the signed survey and opt-out links; default: random, kept in <dataDir>/outreach.secret. */
+    secret: z.string().min(32).optional(),
+    /** Where patrons reach this server, for links in messages; default http://<http.host>:<http.port>. */
+    publicUrl: z.string().url().optional(),
+    /** Local time of the daily automatic campaigns (birthday, holidays, welcome, win-back). */
+    dailyAt: z.string().regex(/^[0-2]\d:[0-5]\d$/).default('09:00'),
+    /** At most maxMessages care messages per patron per perDays days. */
+    throttle: z.object({ maxMessages: z.number().int().min(1).default(1), perDays: z.number().int().min(1).default(7) }).default({ maxMessages: 1, perDays: 7 }),
+    emailRatePerSecond: z.number().positive().default(5),
+    surveyLinkDays: z.number().int().min(1).default(30),
+  }).default({ dailyAt: '09:00', throttle: { maxMessages: 1, perDays: 7 }, emailRatePerSecond: 5, surveyLinkDays: 30 }),
+  crm: z.object({
+    /** Hour of the day (UTC) of the scheduled CRM recompute. */
+    recomputeHourUtc: z.number().int().min(0).max(23).default(3),
+  }).default({ recomputeHourUtc: 3 }),
   rfid: z.object({
     /** A kiosk session ends after this idle time (ms). */
     kioskIdleMs: z.number().int().min(1000).default(60_000),
@@ -76,6 +93,8 @@ const ENV: Record<string, (c: Record<string, any>, v: string) => void> = {
   SHELFSENSE_SIP2_HOST: (c, v) => { (c.sip2 ??= {}).host = v; },
   SHELFSENSE_SIP2_PORT: (c, v) => { (c.sip2 ??= {}).port = Number(v); },
   SHELFSENSE_SMTP_URL: (c, v) => { (c.mail ??= {}).smtpUrl = v; },
+  SHELFSENSE_OUTREACH_SECRET: (c, v) => { (c.outreach ??= {}).secret = v; },
+  SHELFSENSE_PUBLIC_URL: (c, v) => { (c.outreach ??= {}).publicUrl = v; },
   SHELFSENSE_DB_SYNCHRONOUS: (c, v) => { (c.db ??= {}).synchronous = v; },
   SHELFSENSE_DEMO_SEED: (c, v) => { (c.demo ??= {}).seed = v === 'true' || v === '1'; },
   SHELFSENSE_DEMO_DEVICES: (c, v) => { (c.demo ??= {}).devices = v === 'true' || v === '1'; },

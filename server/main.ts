@@ -23,6 +23,9 @@ import { writeSimulatedTags } from './devices/sim-tags.js';
 import { EnvironmentFeature } from './environment/environment.js';
 import { writeSimulatedCameras } from './environment/cameras.js';
 import { smtpMailer } from './rfid/receipt.js';
+import { CrmFeature } from './crm/crm.js';
+import { OutreachFeature } from './crm/outreach/outreach.js';
+import { loadOrCreateSecret } from './crm/outreach/tokens.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -40,6 +43,8 @@ export interface Running {
   link: MqttLink;
   rfid: RfidFeature;
   environment: EnvironmentFeature;
+  crm: CrmFeature;
+  outreach: OutreachFeature;
   broker: EmbeddedBroker | null;
   sip2: RunningSip2 | null;
   httpUrl: string;
@@ -107,6 +112,20 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     environment.start();
     stops.push(() => environment.stop());
 
+    const crm = new CrmFeature({ db, clock, dbFile: dbFile(config), recomputeHourUtc: config.crm.recomputeHourUtc, log: (line) => console.error(line) });
+    crm.start();
+    stops.push(() => crm.stop());
+    const outreach = new OutreachFeature({
+      db, clock,
+      secret: config.outreach.secret ?? loadOrCreateSecret(join(config.dataDir, 'outreach.secret')),
+      publicUrl: config.outreach.publicUrl ?? `http://${config.http.host}:${config.http.port}`,
+      mail: { smtpUrl: config.mail.smtpUrl, from: config.mail.from, ratePerSecond: config.outreach.emailRatePerSecond },
+      throttle: config.outreach.throttle, dailyAt: config.outreach.dailyAt, surveyLinkDays: config.outreach.surveyLinkDays,
+      log: (line) => console.error(line),
+    });
+    outreach.start();
+    stops.push(() => outreach.stop());
+
     const housekeeping = setInterval(() => {
       try { circulation.expireHolds({ channel: 'system', branchId: '*', actor: 'housekeeping' }); }
       catch (e) { console.error('hold expiry failed:', e); }
@@ -128,7 +147,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
       }
     }
 
-    const app = createApp({ db, circulation, bus, config, clock, rfid, environment, health: () => ({ mqtt: link.status(), sip2: sip2 ? { listening: true, port: sip2.port } : { listening: false } }) });
+    const app = createApp({ db, circulation, bus, config, clock, rfid, environment, crm, outreach, health: () => ({ mqtt: link.status(), sip2: sip2 ? { listening: true, port: sip2.port } : { listening: false } }) });
     const server: ServerType = await new Promise((resolveServer, reject) => {
       const s = serve({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolveServer(s));
       s.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
@@ -159,7 +178,7 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     }
 
     return {
-      config, db, circulation, bus, link, rfid, environment, broker, sip2, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
+      config, db, circulation, bus, link, rfid, environment, crm, outreach, broker, sip2, httpUrl, mqttUrl, mqttWsUrl: broker?.wsUrl ?? null, seeded,
       credentialsFile, children, stop: stopAll,
     };
   } catch (e) {

@@ -101,6 +101,11 @@ export const refusal = (code: ReasonCode, detail?: Record<string, unknown>): Ref
 
 const ACTIVE_HOLD = "status IN ('waiting', 'in_transit', 'ready')";
 
+/** A patron as circulation sees one: the record, plus the extras of the patron's active CRM services. */
+type CircPatron = PatronRow & { extra_days: number; extra_loans: number };
+const PATRON_WITH_EXTRAS = `SELECT p.*, coalesce(x.extra_days, 0) AS extra_days, coalesce(x.extra_loans, 0) AS extra_loans
+  FROM patron p LEFT JOIN patron_policy_extra x ON x.patron_id = p.id`;
+
 const toLoanView = (l: LoanRow, item: { barcode: string; record_id: number; title: string }): LoanView => ({
   id: l.id, itemId: l.item_id, barcode: item.barcode, recordId: item.record_id, title: item.title, patronId: l.patron_id, branchId: l.branch_id,
   checkedOutAt: l.checked_out_at, dueAt: l.due_at, renewals: l.renewals, closedAt: l.closed_at,
@@ -155,10 +160,20 @@ export class Circulation {
 
   // ---- lookups ---------------------------------------------------------------------------------
 
-  private patronRow(ref: PatronRef): PatronRow | undefined {
-    if ('patronId' in ref) return this.s.patronById.get(ref.patronId) as PatronRow | undefined;
-    if ('cardNumber' in ref) return this.s.patronByCard.get(ref.cardNumber) as PatronRow | undefined;
-    return this.s.patronByTag.get(ref.cardTagUid) as PatronRow | undefined;
+  private patronRow(ref: PatronRef): CircPatron | undefined {
+    if ('patronId' in ref) return this.s.patronById.get(ref.patronId) as CircPatron | undefined;
+    if ('cardNumber' in ref) return this.s.patronByCard.get(ref.cardNumber) as CircPatron | undefined;
+    return this.s.patronByTag.get(ref.cardTagUid) as CircPatron | undefined;
+  }
+
+  /**
+   * The rules' policy for this patron, with the extras of their active differentiated services (CRM):
+   * longer loans and renewals, more items at once. Extras only add; they never take anything away.
+   */
+  private patronPolicy(branchId: string, p: CircPatron, itemType: string): Policy {
+    const base = this.policies.resolve(branchId, p.category, itemType);
+    if (!p.extra_days && !p.extra_loans) return base;
+    return { ...base, loanDays: base.loanDays + p.extra_days, renewalDays: base.renewalDays + p.extra_days, maxLoans: base.maxLoans + p.extra_loans };
   }
 
   private itemRow(ref: ItemRef): (ItemRow & { title: string }) | undefined {
@@ -167,7 +182,7 @@ export class Circulation {
     return this.s.itemByTag.get(ref.tagUid) as (ItemRow & { title: string }) | undefined;
   }
 
-  private requirePatron(ref: PatronRef): PatronRow {
+  private requirePatron(ref: PatronRef): CircPatron {
     return this.patronRow(ref) ?? refuse('PATRON_NOT_FOUND', {}, { ref });
   }
 
@@ -204,7 +219,7 @@ export class Circulation {
     const p = this.patronRow(ref);
     if (!p) return null;
     const now = this.clock.now();
-    const policy = this.policies.resolve(branchId, p.category, '*');
+    const policy = this.patronPolicy(branchId, p, '*');
     const c = this.s.loanCounts.get(now.toISOString(), p.id) as { overdue: number; loans: number };
     const h = this.s.holdCounts.get(p.id) as { waiting: number; ready: number };
     return {
@@ -314,7 +329,7 @@ export class Circulation {
       const trapped = this.s.trappedHoldForItem.get(item.id) as HoldRow | undefined;
       if (trapped && trapped.patron_id !== p.id) refuse('ITEM_ON_HOLD_FOR_OTHER', subjects, { holdId: trapped.id });
       if (['lost', 'missing', 'withdrawn', 'in_processing'].includes(item.status)) refuse('ITEM_NOT_AVAILABLE', subjects, { status: item.status });
-      const policy = this.policies.resolve(ctx.branchId, p.category, item.item_type);
+      const policy = this.patronPolicy(ctx.branchId, p, item.item_type);
       if (policy.inLibraryOnly) refuse('IN_LIBRARY_USE_ONLY', subjects);
       const blocks = this.blocks(p, policy, now, true);
       if (blocks.length) refuse(blocks[0]!, subjects, blocks.length > 1 ? { blocks } : undefined);
@@ -407,9 +422,9 @@ export class Circulation {
     return { action: 'reshelve', branchId, location: item.location };
   }
 
-  private renewLoan(p: PatronRow, item: ItemRow & { title: string }, loan: LoanRow, now: Date, ctx: OpContext): Outcome<RenewData> {
+  private renewLoan(p: CircPatron, item: ItemRow & { title: string }, loan: LoanRow, now: Date, ctx: OpContext): Outcome<RenewData> {
     const subjects = { patronId: p.id, itemId: item.id };
-    const policy = this.policies.resolve(loan.branch_id, p.category, item.item_type);
+    const policy = this.patronPolicy(loan.branch_id, p, item.item_type);
     const blocks = this.blocks(p, policy, now, false);
     if (blocks.length) refuse(blocks[0]!, subjects);
     if (loan.renewals >= policy.renewals) refuse('RENEWAL_LIMIT', subjects, { renewals: loan.renewals, allowed: policy.renewals });
@@ -616,9 +631,9 @@ function prepare(db: Db) {
   const itemSelect = 'SELECT item.*, record.title FROM item JOIN record ON record.id = item.record_id';
   const q = (sql: string): Statement => db.prepare(sql);
   return {
-    patronById: q('SELECT * FROM patron WHERE id = ?'),
-    patronByCard: q('SELECT * FROM patron WHERE card_number = ?'),
-    patronByTag: q('SELECT * FROM patron WHERE card_tag_uid = ?'),
+    patronById: q(`${PATRON_WITH_EXTRAS} WHERE p.id = ?`),
+    patronByCard: q(`${PATRON_WITH_EXTRAS} WHERE p.card_number = ?`),
+    patronByTag: q(`${PATRON_WITH_EXTRAS} WHERE p.card_tag_uid = ?`),
     itemById: q(`${itemSelect} WHERE item.id = ?`),
     itemByBarcode: q(`${itemSelect} WHERE item.barcode = ?`),
     itemByTag: q(`${itemSelect} WHERE item.tag_uid = ?`),

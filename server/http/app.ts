@@ -27,6 +27,11 @@ import { rfidRoutes } from './routes/rfid.js';
 import type { RfidFeature } from '../rfid/rfid.js';
 import { environmentRoutes } from './routes/environment.js';
 import type { EnvironmentFeature } from '../environment/environment.js';
+import { crmRoutes } from './routes/crm.js';
+import { crmSegmentRoutes } from './routes/crm-segments.js';
+import type { CrmFeature } from '../crm/crm.js';
+import { outreachRoutes } from './routes/outreach.js';
+import type { OutreachFeature } from '../crm/outreach/outreach.js';
 
 export interface AppDeps {
   db: Db;
@@ -38,6 +43,10 @@ export interface AppDeps {
   rfid?: RfidFeature;
   /** The environment and safety feature (zones, controllers, alarms, intrusion). */
   environment?: EnvironmentFeature;
+  /** The patron CRM's schedule (recompute in a worker); without it a recompute runs in-process. */
+  crm?: CrmFeature;
+  /** Care campaigns, channels and surveys; without it their send and answer routes answer 503. */
+  outreach?: OutreachFeature;
   /** Extra health facts (MQTT link state, …) merged into GET /api/v1/health. */
   health?: () => Record<string, unknown>;
 }
@@ -47,7 +56,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** Every resource of the API, mounted under /api/v1; each file is one resource and its routes. */
 const RESOURCES = [
   healthRoutes, authRoutes, recordRoutes, itemRoutes, patronRoutes, circulationRoutes, branchRoutes, policyRoutes, meRoutes,
-  adminRoutes, eventRoutes, ioRoutes, rfidRoutes, environmentRoutes,
+  adminRoutes, eventRoutes, ioRoutes, rfidRoutes, environmentRoutes, crmRoutes, crmSegmentRoutes, outreachRoutes,
 ];
 
 /**

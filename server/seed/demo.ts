@@ -11,6 +11,7 @@ import { hashSecret, tokenHash } from '../auth/passwords.js';
 import { fixedClock } from '../clock.js';
 import { simCameraUrls } from '../../firmware-sim/cameras/port.js';
 import { Random } from './random.js';
+import { seedCrm } from './crm.js';
 import { shapeFromLog, type LogShape } from './shape.js';
 import { CLASS_WORDS, DEPARTMENTS, EN_AUTHORS, GIVEN, HOLIDAYS, PUBLISHERS_EN, PUBLISHERS_ZH, SURNAMES, TITLE_FORMS_EN, TITLE_FORMS_ZH } from './words.js';
 
@@ -85,6 +86,7 @@ export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedSumm
     const itemsByClass = seedCatalogue(db, rnd, shape, opts.records ?? 2200, now, progress);
     const patrons = seedPatrons(db, rnd, shape, opts.patrons ?? 320, pinHash, now, progress);
     const history = seedHistory(db, rnd, shape, patrons, itemsByClass, now, progress);
+    seedCrm(db, seed, now);
     credentials.patronCards = (db.prepare(`SELECT card_number FROM patron p WHERE blocked_reason IS NULL AND card_lost = 0 AND expiry_date > ?
         AND NOT EXISTS (SELECT 1 FROM loan WHERE patron_id = p.id AND closed_at IS NULL AND due_at < ?) ORDER BY id LIMIT 3`)
       .all(localDate(now, TZ), ts) as { card_number: string }[]).map((r) => r.card_number);

@@ -105,6 +105,30 @@ describe('the whole system in one process', () => {
     await checkoutAndCheckin(running);
   });
 
+  it('profiles the demo library at its first start, in a worker, and serves the CRM from it', async () => {
+    const running = await startSystem();
+    const summary = await running.crm.recompute(); // joins the startup recompute
+    expect(summary.patrons).toBeGreaterThanOrEqual(300);
+    expect(summary.profiled).toBeGreaterThan(100);
+    const librarian = running.seeded!.credentials.staff.find((s) => s.role === 'librarian')!;
+    const desk = await staffClient(running.httpUrl, librarian.username, librarian.password);
+    const segments = (await desk.get('/crm/segments')).body;
+    expect(segments.runId).toBe(summary.runId);
+    expect(segments.segments.some((s: any) => s.kind === 'tier' && s.count >= 10)).toBe(true);
+
+    const reader = running.db.prepare(`SELECT pp.patron_id FROM patron_profile pp JOIN patron_consent c ON c.patron_id = pp.patron_id
+        WHERE c.profiling = 1 AND pp.loans_total >= 10 ORDER BY pp.patron_id LIMIT 1`).pluck().get() as number;
+    const profile = (await desk.get(`/crm/patrons/${reader}/profile`)).body;
+    expect(profile.derived.readingProfile.classes.length).toBeGreaterThan(0);
+    expect(profile.derived.recommendations.length).toBe(10);
+    // Key patrons got the demo's two services, which the circulation policy now reads.
+    const key = (await desk.get('/crm/key-patrons')).body.keyPatrons[0];
+    expect(running.db.prepare('SELECT extra_days, extra_loans FROM patron_policy_extra WHERE patron_id = ?').get(key.patronId)).toEqual({ extra_days: 14, extra_loans: 5 });
+    const analytics = (await desk.get('/crm/analytics')).body;
+    expect(analytics.keyPatrons.count).toBe(summary.keyPatrons);
+    expect(analytics.openCases.open).toBeGreaterThan(0);
+  });
+
   it('does the same against an external Mosquitto broker', async () => {
     const mosquitto = await startMosquitto();
     cleanups.push(() => mosquitto.stop());
