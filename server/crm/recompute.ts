@@ -58,6 +58,7 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
   const nowIso = now.toISOString();
   const keyShare = opts.keyShare ?? getSetting(db, 'crm_key_share', 0.05);
   const priority = new Set(opts.priorityClasses ?? getSetting<string[]>(db, 'crm_priority_classes', []));
+  const weights = opts.weights ?? getSetting<KeyWeights>(db, 'crm_key_weights', DEFAULT_KEY_WEIGHTS);
 
   // ---- patrons ------------------------------------------------------------------------------------
   const patronRows = db.prepare(`SELECT p.id, p.created_at, coalesce(c.profiling, 0) FROM patron p
@@ -187,7 +188,7 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
     if (profiling[p]) priorityShare[p] = priority.size && loansTotal[p]! ? priorityLoans[p]! / loansTotal[p]! : 0;
     active[p] = loans365[p]! + visits365[p]! + participation[p]! > 0 ? 1 : 0;
   }
-  const key = keyScores({ loans365, breadth, tenureDays: tenure, participation, priorityShare }, opts.weights ?? DEFAULT_KEY_WEIGHTS);
+  const key = keyScores({ loans365, breadth, tenureDays: tenure, participation, priorityShare }, weights);
   const flagged = topShare(key.score, active, keyShare);
   const pins = new Map((db.prepare('SELECT patron_id, pinned, reason, pinned_by FROM key_patron_pin').raw().all() as [number, number, string, string][])
     .map(([id, pinned, reason, by]) => [id, { pinned: pinned === 1, reason, by }]));
@@ -215,7 +216,7 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
     clusters: seg?.clusters.map((c) => ({ label: clusterLabel(c), zh: c.zh, classes: c.classes, size: c.size, share: c.share, centroid: c.centroid, rules: c.rules })) ?? [],
     tiers: countBy(tier.filter((t) => t !== null) as string[]),
     candidates: seg?.quality.candidates ?? [],
-    parameters: { keyShare, weights: opts.weights ?? DEFAULT_KEY_WEIGHTS, priorityClasses: [...priority] },
+    parameters: { keyShare, weights, priorityClasses: [...priority] },
   };
   const runId = Number(db.prepare(`INSERT INTO segment_run (at, trigger, patrons, profiled, k, silhouette, stability, fidelity, duration_ms, detail)
       VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 0, ?)`).run(nowIso, opts.trigger ?? 'manual', n, profiling.reduce((s, v) => s + v, 0), seg?.k || null,

@@ -7,9 +7,11 @@ import { FILTER_FIELDS, FilterSchema, compileFilter } from '../../crm/filters.js
 import { churnRiskList, crmAnalytics, currentSegments, keyPatronList, MIN_GROUP, segmentMovement, segmentSizesOverTime, shown } from '../../crm/analytics.js';
 import { applyServices, createServicePolicy, endServicePolicy, listServicePolicies, ServicePolicyInput } from '../../crm/services.js';
 import { recomputeCrm } from '../../crm/recompute.js';
+import { DEFAULT_KEY_WEIGHTS } from '../../crm/scores.js';
+import { getSetting, setSetting } from '../../store/db.js';
 import type { AppDeps } from '../app.js';
 import { audit, auditPatronReads, patronTarget } from '../audit.js';
-import { staffOnly } from '../auth.js';
+import { allow, staffOnly } from '../auth.js';
 import { actorOf, router } from '../env.js';
 import { problems } from '../problem.js';
 import { IdParam, IsoInstant, json, ok, SESSION } from '../schemas/common.js';
@@ -21,6 +23,13 @@ export const SavedSegmentBody = z.strictObject({
   description: z.string().trim().max(2000).optional(),
   filter: FilterSchema,
 }).openapi('SavedSegmentCreate');
+const Weight = z.number().min(0).max(1);
+export const CrmSettingsBody = z.strictObject({
+  priorityClasses: z.array(z.string().regex(/^[A-Z]$/, 'a CLC top-level class letter')).max(22).optional(),
+  keyShare: z.number().min(0.001).max(0.5).optional(),
+  keyWeights: z.strictObject({ engagement: Weight, breadth: Weight, tenure: Weight, participation: Weight, priority: Weight })
+    .refine((w) => Object.values(w).some((v) => v > 0), 'at least one weight above 0').optional(),
+}).openapi('CrmSettings');
 export const PinBody = z.strictObject({ pinned: z.boolean(), reason: z.string().trim().min(3).max(1000) }).openapi('KeyPatronPin');
 export const EventBody = z.strictObject({
   title: z.string().trim().min(1).max(300),
@@ -76,6 +85,32 @@ export function crmSegmentRoutes(deps: AppDeps) {
     request: { body: json(AudienceSpec) },
     responses: { 200: ok(Obj('AudiencePreview'), 'the size'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => c.json(shown(resolveAudience(db, c.req.valid('json'), clock.now()).length), 200));
+
+  const settings = () => ({
+    priorityClasses: getSetting<string[]>(db, 'crm_priority_classes', []),
+    keyShare: getSetting(db, 'crm_key_share', 0.05),
+    keyWeights: getSetting(db, 'crm_key_weights', DEFAULT_KEY_WEIGHTS),
+  });
+  app.openapi(createRoute({
+    method: 'get', path: '/crm/settings', tags, summary: "The library's priority subjects and the key-patron share and weights", ...staff,
+    responses: { 200: ok(Obj('CrmSettingsView'), 'settings'), ...problems(401, 403) },
+  }), (c) => c.json(settings(), 200));
+
+  app.openapi(createRoute({
+    method: 'put', path: '/crm/settings', tags, summary: 'Change the priority subjects, key-patron share or weights (admin; used from the next recompute)',
+    security: SESSION, middleware: allow('admin'),
+    request: { body: json(CrmSettingsBody) },
+    responses: { 200: ok(Obj('CrmSettingsView'), 'settings now'), ...problems(400, 401, 403, 422) },
+  }), (c) => {
+    const b = c.req.valid('json');
+    db.transaction(() => {
+      if (b.priorityClasses) setSetting(db, 'crm_priority_classes', [...new Set(b.priorityClasses)]);
+      if (b.keyShare !== undefined) setSetting(db, 'crm_key_share', b.keyShare);
+      if (b.keyWeights) setSetting(db, 'crm_key_weights', b.keyWeights);
+      audit(db, clock.now(), actorOf(c.get('principal')), 'crm.settings.change', null, b as Record<string, unknown>);
+    })();
+    return c.json(settings(), 200);
+  });
 
   // ---- saved rule-based segments ----------------------------------------------------------------
   const savedRow = (id: number) => {

@@ -165,6 +165,28 @@ describe('recompute', () => {
   });
 });
 
+describe('key-patron settings', () => {
+  it('take the library priority subjects from an admin into the next recompute, and refuse a librarian', async () => {
+    api = openApi();
+    const items = library(api);
+    const lib = await api.librarian();
+    const adm = await api.admin();
+    const chemist = await api.patron();
+    consent(api, chemist.id, true, true);
+    for (let k = 0; k < 6; k++) pastLoan(api, chemist.id, items.O![k]!, 50 - k);
+    await expectProblem(await api.call('/crm/settings', { as: lib, method: 'PUT', body: { priorityClasses: ['O'] } }), 403, 'FORBIDDEN');
+    await expectProblem(await api.call('/crm/settings', { as: adm, method: 'PUT', body: { priorityClasses: ['chemistry'] } }), 422, 'VALIDATION_FAILED');
+    recomputeCrm(api.db, api.clock.now());
+    const before = JSON.parse(api.db.prepare('SELECT key_components FROM patron_profile WHERE patron_id = ?').pluck().get(chemist.id) as string);
+    expect(before.priority).toBe(0);
+    expect(await ok(await api.call('/crm/settings', { as: adm, method: 'PUT', body: { priorityClasses: ['O'], keyShare: 0.1 } })))
+      .toMatchObject({ priorityClasses: ['O'], keyShare: 0.1 });
+    recomputeCrm(api.db, api.clock.now());
+    const after = JSON.parse(api.db.prepare('SELECT key_components FROM patron_profile WHERE patron_id = ?').pluck().get(chemist.id) as string);
+    expect(after.priority).toBeGreaterThan(0.1); // all of the patron's loans are in the priority class, weight 0.15
+  });
+});
+
 describe('differentiated services', () => {
   it('give key patrons longer loans through the circulation policy, shown on their timeline, until the policy ends', async () => {
     api = openApi();
