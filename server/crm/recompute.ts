@@ -84,7 +84,7 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
   lap('catalogue');
 
   // ---- loans: one pass -------------------------------------------------------------------------
-  const loansTotal = new Int32Array(n), loans365 = new Int32Array(n), lastLoanDay = new Int32Array(n).fill(-1);
+  const loansTotal = new Int32Array(n), loans365 = new Int32Array(n), lastLoanDay = new Int32Array(n).fill(-1), firstLoanDay = new Int32Array(n).fill(2 ** 31 - 1);
   const priorityLoans = new Int32Array(n);
   const features = new FeatureBuilder();
   let cap = 1 << 16, count = 0;
@@ -110,6 +110,7 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
     loansTotal[p]!++;
     if (day > today - 365) loans365[p]!++;
     if (day > lastLoanDay[p]!) lastLoanDay[p] = day;
+    if (day < firstLoanDay[p]!) firstLoanDay[p] = day;
     if (!profiling[p]) continue;
     const rec = recordOfItem[itemId] ?? -1;
     const cls = rec >= 0 ? recordClass[rec]! : UNCLASSIFIED;
@@ -182,9 +183,11 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
   // ---- churn risk and key patrons ----------------------------------------------------------
   const risk = new Float64Array(n), tenure = new Int32Array(n), priorityShare = new Float64Array(n).fill(-1), active = new Uint8Array(n);
   for (let p = 0; p < n; p++) {
-    const lastActive = Math.max(lastLoanDay[p]!, lastVisitDay[p]!, registeredDay[p]!);
+    // A patron is a member from registration, or from the first loan if the records say earlier (imports).
+    const since = Math.min(registeredDay[p]!, firstLoanDay[p]!);
+    const lastActive = Math.max(lastLoanDay[p]!, lastVisitDay[p]!, since);
     risk[p] = churnRisk(today - lastActive, loans365[p]! + visits365[p]!);
-    tenure[p] = Math.max(0, today - registeredDay[p]!);
+    tenure[p] = Math.max(0, today - since);
     if (profiling[p]) priorityShare[p] = priority.size && loansTotal[p]! ? priorityLoans[p]! / loansTotal[p]! : 0;
     active[p] = loans365[p]! + visits365[p]! + participation[p]! > 0 ? 1 : 0;
   }

@@ -22,12 +22,19 @@ const CASES: [kind: 'complaint' | 'friction' | 'request', subject: string, daysA
 ];
 
 /**
- * The demo library's CRM data: events and lectures with attendance, patrons' feedback, information
+ * The demo library's CRM data: registration dates before each patron's first loan, events and lectures with attendance, patrons' feedback, information
  * needs, contacts and cases, and two differentiated services for key patrons. From its own random
  * stream, so the rest of the demo is unchanged.
  */
 export function seedCrm(db: Db, seed: number, now: Date): { events: number; feedback: number; cases: number } {
   const rnd = new Random(seed ^ 0x5c4a);
+  // Demo patrons registered before their first loan (up to a year before), not on the day of seeding.
+  const firstLoans = db.prepare('SELECT patron_id, min(checked_out_at) AS first FROM loan WHERE patron_id IS NOT NULL GROUP BY patron_id').all() as { patron_id: number; first: string }[];
+  const registered = db.prepare('UPDATE patron SET created_at = ?, updated_at = ? WHERE id = ?');
+  for (const r of firstLoans) {
+    const at = new Date(Date.parse(r.first) - rnd.int(1, 365) * DAY).toISOString();
+    registered.run(at, at, r.patron_id);
+  }
   const patrons = db.prepare("SELECT id FROM patron WHERE blocked_reason IS NULL ORDER BY id").pluck().all() as number[];
   if (!patrons.length) return { events: 0, feedback: 0, cases: 0 };
   const at = (daysAgo: number) => new Date(now.getTime() - daysAgo * DAY - rnd.int(0, 8) * 3_600_000).toISOString();

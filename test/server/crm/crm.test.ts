@@ -165,6 +165,28 @@ describe('recompute', () => {
   });
 });
 
+describe('churn risk', () => {
+  it('rises with silence against the patron\'s own rhythm and puts lapsing patrons on the win-back list', async () => {
+    api = openApi();
+    const items = library(api);
+    const lib = await api.librarian();
+    const lapsing = await api.patron();
+    const regular = await api.patron();
+    // Both borrowed monthly for a year; one stopped 120 days ago, the other borrowed last week.
+    for (let m = 0; m < 12; m++) {
+      pastLoan(api, lapsing.id, items.R![m % 6]!, 120 + 20 * m);
+      pastLoan(api, regular.id, items.O![m % 6]!, 7 + 30 * m);
+    }
+    recomputeCrm(api.db, api.clock.now());
+    const risk = (id: number) => api.db.prepare('SELECT churn_risk FROM patron_profile WHERE patron_id = ?').pluck().get(id) as number;
+    expect(risk(lapsing.id)).toBeGreaterThan(0.7);
+    expect(risk(regular.id)).toBeLessThan(0.3);
+    const list = await ok(await api.call('/crm/churn-risk', { as: lib }));
+    expect(list.patrons.map((p: any) => p.patronId)).toEqual([lapsing.id]);
+    expect(api.auditRows().some((r) => r.action === 'crm.churn-risk.view' && r.target === `patron:${lapsing.id}`)).toBe(true);
+  });
+});
+
 describe('key-patron settings', () => {
   it('take the library priority subjects from an admin into the next recompute, and refuse a librarian', async () => {
     api = openApi();
