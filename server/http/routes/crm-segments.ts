@@ -14,9 +14,8 @@ import { audit, auditPatronReads, patronTarget } from '../audit.js';
 import { allow, staffOnly } from '../auth.js';
 import { actorOf, router } from '../env.js';
 import { problems } from '../problem.js';
-import { IdParam, IsoInstant, json, ok, SESSION } from '../schemas/common.js';
+import { IdParam, IsoInstant, json, Obj, ok, SESSION } from '../schemas/common.js';
 
-const Obj = (name: string) => z.record(z.string(), z.unknown()).openapi(name);
 
 export const SavedSegmentBody = z.strictObject({
   name: z.string().trim().min(1).max(200),

@@ -10,10 +10,8 @@ import { audit, patronTarget } from '../audit.js';
 import { allow, staffOnly } from '../auth.js';
 import { actorOf, router } from '../env.js';
 import { problems } from '../problem.js';
-import { IdParam, IsoInstant, json, ok, SESSION } from '../schemas/common.js';
+import { IdParam, IsoInstant, json, Obj, ok, SESSION } from '../schemas/common.js';
 
-/** A JSON object described in prose: the CRM's read models are wide and evolve with the features. */
-const Obj = (name: string) => z.record(z.string(), z.unknown()).openapi(name);
 
 export const ConsentBody = z.strictObject({
   readingHistory: z.boolean().optional(), profiling: z.boolean().optional(), marketing: z.boolean().optional(),

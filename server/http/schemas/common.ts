@@ -50,5 +50,8 @@ type Security = Record<string, string[]>[];
 export const SESSION: Security = [{ session: [] }];
 export const SESSION_OR_DEVICE: Security = [{ session: [] }, { device: [] }];
 
+/** A JSON object whose fields are described in prose: wide read models (the CRM's) that evolve with their features. */
+export const Obj = (name: string) => z.record(z.string(), z.unknown()).openapi(name);
+
 export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true as const });
 export const ok = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
