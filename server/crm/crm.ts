@@ -4,6 +4,7 @@ import { tsWorker } from '../workers/ts-worker.js';
 import { recomputeCrm, type RecomputeOptions, type RecomputeSummary } from './recompute.js';
 import type { RecomputeJob } from './recompute-worker.js';
 import { unlinkReadingHistory } from './privacy.js';
+import { sendServiceAlerts } from './alerts.js';
 
 export interface CrmFeatureOptions {
   db: Db;
@@ -20,7 +21,8 @@ const HOUR = 3_600_000;
 
 /**
  * The patron CRM's schedule: the recompute (profiles, segments, key patrons, recommendations,
- * services) once a day and on demand, one at a time; the reading-history unlinking every hour.
+ * services) once a day and on demand, one at a time; every hour, the reading-history unlinking and
+ * the services' alerts (new arrivals, event invitations).
  */
 export class CrmFeature {
   private timers: NodeJS.Timeout[] = [];
@@ -33,9 +35,10 @@ export class CrmFeature {
     const last = this.o.db.prepare("SELECT at FROM segment_run WHERE trigger IN ('schedule', 'startup') ORDER BY id DESC LIMIT 1").pluck().get() as string | undefined;
     this.lastScheduledDay = last?.slice(0, 10) ?? null;
     this.privacy();
+    this.alerts();
     // A library that has never been profiled gets its first segments now, not tomorrow night.
     if (!this.o.db.prepare('SELECT 1 FROM segment_run LIMIT 1').get()) this.recompute('startup').catch(() => {});
-    const hourly = setInterval(() => { this.privacy(); this.scheduled(); }, HOUR);
+    const hourly = setInterval(() => { this.privacy(); this.alerts(); this.scheduled(); }, HOUR);
     hourly.unref();
     this.timers.push(hourly);
   }
@@ -78,6 +81,16 @@ export class CrmFeature {
       if (r.loans || r.events) this.o.log?.(`privacy: unlinked ${r.loans} returned loans and ${r.events} events of patrons who keep no reading history`);
     } catch (e) {
       this.o.log?.(`privacy: unlinking failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** New-arrival alerts and event invitations for the patrons whose services ask for them. */
+  alerts(): void {
+    try {
+      const r = sendServiceAlerts(this.o.db, this.o.clock.now());
+      if (r.alerted || r.invited) this.o.log?.(`alerts: ${r.alerted} patrons told of ${r.newRecords} new titles, ${r.invited} invitations to ${r.newEvents} events`);
+    } catch (e) {
+      this.o.log?.(`alerts failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 

@@ -3,6 +3,7 @@ import { createRecord } from '../../../server/catalogue/records.js';
 import { createItem } from '../../../server/catalogue/items.js';
 import { recomputeCrm } from '../../../server/crm/recompute.js';
 import { unlinkReadingHistory, patronTables } from '../../../server/crm/privacy.js';
+import { sendServiceAlerts } from '../../../server/crm/alerts.js';
 import { expectProblem, MONDAY_10H, ok, openApi, type Api } from '../http/helpers.js';
 
 let api: Api;
@@ -233,6 +234,46 @@ describe('differentiated services', () => {
     const ended = await ok(await api.call(`/crm/services/${made.id}/end`, { as: lib, body: {} }));
     expect(ended.applied).toMatchObject({ closed: 1, withExtras: 0 });
     expect(api.count('patron_policy_extra')).toBe(0);
+  });
+});
+
+describe('service alerts', () => {
+  it('tell patrons of new titles in their subjects and invite those with the event service, through the online catalogue', async () => {
+    api = openApi();
+    library(api);
+    const lib = await api.librarian();
+    const asked = await api.patron({}, '2468');        // a subject alert for chemistry (an information need)
+    const champion = await api.patron();                // the new-arrival service, medicine
+    const noInApp = await api.patron();                 // asked too, but declined in-app messages
+    const other = await api.patron();
+    api.db.prepare("INSERT INTO patron_consent (patron_id, channel_in_app, updated_at) VALUES (?, 0, ?)").run(noInApp.id, MONDAY_10H);
+    await ok(await api.call(`/crm/patrons/${asked.id}/needs`, { as: lib, body: { kind: 'subject_alert', value: 'O' } }), 201);
+    await ok(await api.call(`/crm/patrons/${noInApp.id}/needs`, { as: lib, body: { kind: 'subject_alert', value: 'O' } }), 201);
+    api.db.prepare("INSERT INTO key_patron (patron_id, since, score, reasons) VALUES (?, ?, 0.9, '{}')").run(champion.id, MONDAY_10H);
+    await ok(await api.call('/crm/services', { as: lib, body: { name: 'Key: medicine arrivals', kind: 'new_arrival_alerts', audience: 'key', params: { classes: ['R'] }, effectiveFrom: '2026-03-01' } }), 201);
+    await ok(await api.call('/crm/services', { as: lib, body: { name: 'Key: lectures', kind: 'event_invitations', audience: 'key', params: { eventKinds: ['lecture'] }, effectiveFrom: '2026-03-01' } }), 201);
+
+    expect(sendServiceAlerts(api.db, api.clock.now())).toMatchObject({ alerted: 0 }); // the first run sets the mark
+    api.clock.advance(3_600_000);
+    createRecord(api.db, { title: 'Physical Chemistry, 11th ed.', classScheme: 'clc', classification: 'O64' }, api.clock.now());
+    createRecord(api.db, { title: 'Harrison\'s Principles of Internal Medicine', classScheme: 'clc', classification: 'R5' }, api.clock.now());
+    await ok(await api.call('/crm/events', { as: lib, body: { title: 'Lecture: antibiotics', kind: 'lecture', startsAt: new Date(api.clock.now().getTime() + 7 * DAY).toISOString() } }), 201);
+    await ok(await api.call('/crm/events', { as: lib, body: { title: 'Film night', kind: 'event', startsAt: new Date(api.clock.now().getTime() + 7 * DAY).toISOString() } }), 201);
+    api.clock.advance(60_000);
+
+    expect(sendServiceAlerts(api.db, api.clock.now())).toMatchObject({ newRecords: 2, alerted: 2, newEvents: 2, invited: 1 });
+    const me = await api.patronSession(asked.cardNumber);
+    const inbox = await ok(await api.call('/me/messages', { as: me }));
+    expect(inbox.messages).toHaveLength(1);
+    expect(inbox.messages[0].body).toContain('Physical Chemistry, 11th ed.');
+    expect(inbox.messages[0].body).not.toContain('Harrison');
+    const theirs = api.db.prepare('SELECT subject, body FROM in_app_message WHERE patron_id = ? ORDER BY id').all(champion.id) as { subject: string; body: string }[];
+    expect(theirs.map((m) => m.subject)).toEqual(['新书到馆 New arrivals in your subjects', '活动邀请 You are invited: Lecture: antibiotics']);
+    expect(theirs[0]!.body).toContain('Harrison');
+    expect(api.count('in_app_message', 'patron_id IN (?, ?)', noInApp.id, other.id)).toBe(0);
+    expect(api.count('event_attendance', "patron_id = ? AND status = 'invited'", champion.id)).toBe(1);
+    // Nothing new since: nothing sent again.
+    expect(sendServiceAlerts(api.db, api.clock.now())).toMatchObject({ newRecords: 0, alerted: 0, invited: 0 });
   });
 });
 
