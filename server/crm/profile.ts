@@ -104,13 +104,29 @@ export function patronProfile(db: Db, patronId: number, now: Date): PatronProfil
       segmentHistory: all(`SELECT r.at, h.tier, h.cluster FROM patron_segment_history h JOIN segment_run r ON r.id = h.run_id
           WHERE h.patron_id = ? ORDER BY r.at DESC LIMIT 50`, patronId) as any,
       services: patronServices(db, patronId),
-      recommendations: consent.profiling ? all(`SELECT r.record_id AS recordId, c.title, r.score, r.because FROM patron_recommendation r
-          JOIN record c ON c.id = r.record_id WHERE r.patron_id = ? ORDER BY r.rank`, patronId).map((r) => ({ ...r, because: JSON.parse(r.because) })) as any : [],
+      recommendations: consent.profiling ? recommendationsOf(db, patronId) : [],
       satisfaction: all(`SELECT r.survey_id AS surveyId, s.title, r.submitted_at AS at, q.kind, a.score FROM survey_response r JOIN survey s ON s.id = r.survey_id
           JOIN survey_answer a ON a.response_id = r.id JOIN survey_question q ON q.id = a.question_id
           WHERE r.patron_id = ? AND q.kind IN ('rating', 'nps') AND a.score IS NOT NULL ORDER BY r.submitted_at DESC LIMIT 50`, patronId) as any,
     },
   };
+}
+
+/**
+ * A patron's stored recommendations, each with why: the borrowed titles that led to it ("because you
+ * borrowed …"), the subject it is popular in, or that new readers borrow it.
+ */
+function recommendationsOf(db: Db, patronId: number): PatronProfile['derived']['recommendations'] {
+  const title = db.prepare('SELECT title FROM record WHERE id = ?').pluck();
+  return (db.prepare(`SELECT r.record_id AS recordId, c.title, r.score, r.because FROM patron_recommendation r
+      JOIN record c ON c.id = r.record_id WHERE r.patron_id = ? ORDER BY r.rank`).all(patronId) as Row[]).map((r) => {
+    const because = JSON.parse(r.because) as { kind: string; recordIds?: number[]; class?: string };
+    const titles = (because.recordIds ?? []).map((id) => title.get(id) as string | undefined).filter((t) => t !== undefined);
+    const text = because.kind === 'co-borrowed' ? `because you borrowed ${titles.join('; ')}`
+      : because.kind === 'subject' ? `popular in your subject: ${CLC_NAMES[because.class ?? '']?.en ?? because.class}`
+      : 'popular with new readers';
+    return { recordId: r.recordId, title: r.title, score: r.score, because: { ...because, ...(titles.length ? { titles } : {}), text } };
+  });
 }
 
 export interface TimelineEntry { at: string; kind: string; summary: string; ref: string | null }

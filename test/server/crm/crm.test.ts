@@ -151,6 +151,9 @@ describe('recompute', () => {
     const borrowed = new Set(api.db.prepare('SELECT r.id FROM loan l JOIN item i ON i.id = l.item_id JOIN record r ON r.id = i.record_id WHERE l.patron_id = ?').pluck().all(medic.id));
     expect(shown.derived.recommendations.length).toBeGreaterThan(0);
     for (const r of shown.derived.recommendations) expect(borrowed.has(r.recordId)).toBe(false);
+    const explained = shown.derived.recommendations.find((r: any) => r.because.kind === 'co-borrowed');
+    expect(explained.because.text).toBe(`because you borrowed ${explained.because.titles.join('; ')}`);
+    for (const id of explained.because.recordIds) expect(borrowed.has(id)).toBe(true);
 
     const keys = await ok(await api.call('/crm/key-patrons', { as: lib }));
     expect(keys.keyPatrons.length).toBe(2); // 5 % of 24 active patrons, rounded up
