@@ -264,12 +264,14 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
       }
     }
   });
-  for (let from = 0; from < n; from += chunk) writeChunk(from, Math.min(n, from + chunk));
+  // Immediate: the worker's connection takes the write lock before it reads, so a commit by the server in
+  // between cannot turn the transaction stale (SQLITE_BUSY_SNAPSHOT); it waits its turn instead.
+  for (let from = 0; from < n; from += chunk) writeChunk.immediate(from, Math.min(n, from + chunk));
   db.transaction(() => {
     db.prepare('DELETE FROM key_patron').run();
     const ins = db.prepare('INSERT INTO key_patron (patron_id, since, score, reasons) VALUES (?, ?, ?, ?)');
     for (const r of keyRows) ins.run(...r);
-  })();
+  }).immediate();
   lap('write');
   const services = applyServices(db, now, nowIso.slice(0, 10));
   lap('services');

@@ -110,7 +110,7 @@ export function applyServices(db: Db, now: Date, today: string): { opened: numbe
         FROM patron_service s JOIN service_policy sp ON sp.id = s.policy_id
         WHERE s.ended_at IS NULL AND sp.kind IN ('loan_extension', 'extra_items') GROUP BY s.patron_id`).run();
     return { opened, closed, withExtras: extras.changes };
-  })();
+  }).immediate();
 }
 
 export interface PatronServiceView { policyId: number; name: string; kind: ServiceKind; params: Record<string, unknown>; startedAt: string; endedAt: string | null }
