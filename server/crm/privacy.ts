@@ -8,7 +8,7 @@ import { DomainError, notFound } from '../errors.js';
  * column), so a table added by a later feature is exported and erased without being listed here.
  */
 
-/** How long a returned loan of a patron who keeps no reading history stays linked (the issue allows 24 h). */
+/** How long a returned loan of a patron who keeps no reading history stays linked (the policy promises less than 24 h). */
 export const UNLINK_AFTER_MS = 3_600_000;
 /** Client transaction ids (retry protection) are kept a day: their stored results name patron and item. */
 export const CLIENT_TXN_KEEP_MS = 86_400_000;

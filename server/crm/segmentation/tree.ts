@@ -1,7 +1,7 @@
 // A shallow classification tree (CART, Breiman et al. 1984: binary splits, Gini impurity) grown on
 // binned features: every feature is cut once into at most `maxBins` bins of its sorted values, and a
 // node's best split is found from per-bin class counts, so growing costs O(rows × features) per level
-// instead of a sort per node (the issue found ml-cart growing quadratically with rows, unusable past a few thousand).
+// instead of a sort per node (ml-cart grows quadratically with rows, unusable past a few thousand).
 import type { Matrix } from './matrix.js';
 
 export interface TreeOptions {
