@@ -43,7 +43,7 @@ export class RfidFeature {
   private readonly status = new Map<string, ReaderStatusPayload>();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly seen: Statement<[string, string, string, string, string, number, string]>;
-  private pending: Promise<unknown> = Promise.resolve();
+  private pending: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: RfidDeps) {
     const { db, circulation, bus, clock, link } = deps;
@@ -139,6 +139,7 @@ export class RfidFeature {
         case 'intake_station': return undefined; // programmed on request (POST /rfid/intake/…)
       }
     })().catch((err) => this.deps.log?.(`rfid: ${reader.role} ${reader.id} failed on ${e.tag.uid}: ${err instanceof Error ? err.stack : err}`));
-    this.pending = Promise.all([this.pending, run]);
+    // Settled to nothing: chaining the results would keep every tag event's outcome alive for the process's life.
+    this.pending = Promise.all([this.pending, run]).then(() => undefined);
   }
 }
