@@ -4,10 +4,11 @@ import { getSetting, setSetting } from '../store/db.js';
 
 /**
  * The services that reach out by themselves: new-arrival alerts in a patron's subjects, and
- * invitations to new events for patrons with the event-invitation service. Both are messages the
- * patron asked for (an information need, or a service of their segment), not marketing: they need the
- * in-app channel's consent only, and go to the online catalogue's message list, one message per
- * patron per run, logged in the communication log.
+ * invitations to new events for patrons with the event-invitation service. A new-arrival alert is
+ * what the patron asked for (an information need, or a service of their segment): it needs the in-app
+ * channel's consent only. An event invitation is marketing (migration 002): it needs marketing consent
+ * too, and no opt-out of marketing or of event invitations. Both go to the online catalogue's message
+ * list, one message per patron per run, logged in the communication log.
  *
  * Who gets a new-arrival alert for a class: patrons with a current subject alert for it (an
  * information need), and patrons with an active `new_arrival_alerts` service whose `classes` name it
@@ -68,6 +69,8 @@ export function sendServiceAlerts(db: Db, now: Date): AlertRun {
     for (const e of events) {
       const patrons = db.prepare(`SELECT DISTINCT s.patron_id FROM patron_service s JOIN service_policy sp ON sp.id = s.policy_id JOIN patron p ON p.id = s.patron_id
           WHERE s.ended_at IS NULL AND sp.kind = 'event_invitations' AND ${inApp}
+            AND coalesce((SELECT c.marketing FROM patron_consent c WHERE c.patron_id = p.id), 0) = 1
+            AND NOT EXISTS (SELECT 1 FROM outreach_opt_out o WHERE o.patron_id = p.id AND o.scope IN ('marketing', 'event_invitation'))
             AND (json_extract(sp.params, '$.eventKinds') IS NULL OR EXISTS (SELECT 1 FROM json_each(json_extract(sp.params, '$.eventKinds')) WHERE value = ?))`)
         .pluck().all(e.kind) as number[];
       for (const patronId of patrons) {

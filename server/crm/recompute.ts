@@ -273,7 +273,7 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
     for (const r of keyRows) ins.run(...r);
   }).immediate();
   lap('write');
-  const services = applyServices(db, now, nowIso.slice(0, 10));
+  const services = applyServices(db, now);
   lap('services');
   const durationMs = Math.round(performance.now() - t0);
   db.prepare('UPDATE segment_run SET duration_ms = ? WHERE id = ?').run(durationMs, runId);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
+import { getSetting } from '../store/db.js';
+import { addDays, localDate } from '../circulation/calendar.js';
 import { DomainError } from '../errors.js';
 import { resolveAudience, SegmentRef } from './audience.js';
 
@@ -65,23 +67,31 @@ export function listServicePolicies(db: Db): ServicePolicy[] {
   return (db.prepare('SELECT * FROM service_policy ORDER BY effective_from, id').all() as PolicyRow[]).map(toPolicy);
 }
 
-/** Ends a policy today (it stays on record; the patrons' services close at the next apply). */
-export function endServicePolicy(db: Db, id: number, today: string): ServicePolicy {
+/** The library's date now (its time zone): effective dates are the library's calendar days. */
+export const libraryToday = (db: Db, now: Date) => localDate(now, getSetting(db, 'time_zone', 'UTC'));
+
+/**
+ * Ends a policy now: its last day becomes yesterday (effective dates are inclusive), so no apply from
+ * today on finds it in effect. It stays on record; a policy that had not begun never takes effect.
+ */
+export function endServicePolicy(db: Db, id: number, now: Date): ServicePolicy {
   const p = getServicePolicy(db, id);
-  const end = p.effectiveFrom > today ? p.effectiveFrom : today;
-  db.prepare('UPDATE service_policy SET effective_to = ? WHERE id = ?').run(p.effectiveTo && p.effectiveTo < end ? p.effectiveTo : end, id);
+  const yesterday = addDays(libraryToday(db, now), -1);
+  db.prepare('UPDATE service_policy SET effective_to = ? WHERE id = ?').run(p.effectiveTo && p.effectiveTo < yesterday ? p.effectiveTo : yesterday, id);
   return getServicePolicy(db, id);
 }
 
 /**
- * Brings every patron's services in line with the policies in effect `today` and their audiences now:
+ * Brings every patron's services in line with the policies in effect today (the library's date) and
+ * their audiences now:
  * opens a patron_service row for each patron newly in a policy's audience, closes the rows of those who
  * left it or whose policy ended, and rewrites the circulation extras (the largest extension and the
  * largest extra-items allowance of the patron's active services; extras from different policies do not
  * stack). Runs in one transaction.
  */
-export function applyServices(db: Db, now: Date, today: string): { opened: number; closed: number; withExtras: number } {
+export function applyServices(db: Db, now: Date): { opened: number; closed: number; withExtras: number } {
   const ts = now.toISOString();
+  const today = libraryToday(db, now);
   return db.transaction(() => {
     const policies = listServicePolicies(db);
     const want = new Map<number, Set<number>>();

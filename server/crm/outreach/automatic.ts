@@ -158,7 +158,9 @@ export function eventRules(timeZone: string): KindRules {
     },
     skip(db, c, patronId) {
       const a = db.prepare('SELECT status FROM event_attendance WHERE event_id = ? AND patron_id = ?').get(params(c).eventId, patronId) as { status: string } | undefined;
-      return a && (a.status === 'registered' || a.status === 'attended') ? 'ALREADY_REGISTERED' : null;
+      if (a && (a.status === 'registered' || a.status === 'attended')) return 'ALREADY_REGISTERED';
+      // Invited already (by this campaign's other run, or by the event-invitation service): once is enough.
+      return a?.status === 'invited' ? 'ALREADY_INVITED' : null;
     },
     values(db, c) {
       const e = eventOf(db, params(c).eventId);

@@ -12,7 +12,7 @@ import type { ChannelName } from './channel.js';
 /** Why a message was not sent, as logged in campaign_message.reason. */
 export const SKIP_REASONS = [
   'NO_MARKETING_CONSENT', 'OPTED_OUT', 'NO_CHANNEL_CONSENT', 'NO_CHANNEL', 'NO_ADDRESS', 'THROTTLED',
-  'ALREADY_REGISTERED', 'ALREADY_ANSWERED', 'CAMPAIGN_ARCHIVED',
+  'ALREADY_REGISTERED', 'ALREADY_INVITED', 'ALREADY_ANSWERED', 'CAMPAIGN_ARCHIVED',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 

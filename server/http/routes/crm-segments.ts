@@ -5,7 +5,7 @@ import { getPatron } from '../../patrons/patrons.js';
 import { AudienceSpec, resolveAudience } from '../../crm/audience.js';
 import { FILTER_FIELDS, FilterSchema, compileFilter } from '../../crm/filters.js';
 import { churnRiskList, crmAnalytics, currentSegments, keyPatronList, MIN_GROUP, segmentMovement, segmentSizesOverTime, shown } from '../../crm/analytics.js';
-import { applyServices, createServicePolicy, endServicePolicy, listServicePolicies, ServicePolicyInput } from '../../crm/services.js';
+import { applyServices, createServicePolicy, endServicePolicy, libraryToday, listServicePolicies, ServicePolicyInput } from '../../crm/services.js';
 import { recomputeCrm } from '../../crm/recompute.js';
 import { DEFAULT_KEY_WEIGHTS } from '../../crm/scores.js';
 import { getSetting, setSetting } from '../../store/db.js';
@@ -160,7 +160,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   }), (c) => {
     const { id } = c.req.valid('param');
     savedRow(id);
-    const using = db.prepare("SELECT name FROM service_policy WHERE audience = ? AND (effective_to IS NULL OR effective_to >= ?)").pluck().all(`saved:${id}`, clock.now().toISOString().slice(0, 10)) as string[];
+    const using = db.prepare("SELECT name FROM service_policy WHERE audience = ? AND (effective_to IS NULL OR effective_to >= ?)").pluck().all(`saved:${id}`, libraryToday(db, clock.now())) as string[];
     if (using.length) throw new DomainError('SEGMENT_IN_USE', `service policies use this segment: ${using.join(', ')}`, 409);
     db.prepare('DELETE FROM saved_segment WHERE id = ?').run(id);
     return c.body(null, 204);
@@ -215,6 +215,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
       }
       audit(db, now, actorOf(p), b.pinned ? 'crm.key.pin' : 'crm.key.unpin', patronTarget(id), { reason: b.reason });
     })();
+    applyServices(db, now); // services for key patrons follow the pin now, not at the next recompute
     return c.json({ patronId: id, pinned: b.pinned, reason: b.reason, by, at: now.toISOString() }, 200);
   });
 
@@ -254,21 +255,19 @@ export function crmSegmentRoutes(deps: AppDeps) {
   }), (c) => {
     const now = clock.now();
     const policy = createServicePolicy(db, c.req.valid('json'), actorOf(c.get('principal')), now);
-    const applied = applyServices(db, now, now.toISOString().slice(0, 10));
+    const applied = applyServices(db, now);
     audit(db, now, actorOf(c.get('principal')), 'crm.service.create', null, { policyId: policy.id });
     return c.json({ ...policy, applied }, 201);
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/services/{id}/end', tags, summary: 'End a service policy today', ...staff,
+    method: 'post', path: '/crm/services/{id}/end', tags, summary: 'End a service policy now (yesterday becomes its last day)', ...staff,
     request: { params: IdParam },
     responses: { 200: ok(Obj('ServicePolicy'), 'the policy, and what applying it did'), ...problems(400, 401, 403, 404) },
   }), (c) => {
     const now = clock.now();
-    const today = now.toISOString().slice(0, 10);
-    const policy = endServicePolicy(db, c.req.valid('param').id, today);
-    // Ended today means no longer in effect from now: apply as of tomorrow.
-    const applied = applyServices(db, now, new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10));
+    const policy = endServicePolicy(db, c.req.valid('param').id, now);
+    const applied = applyServices(db, now);
     audit(db, now, actorOf(c.get('principal')), 'crm.service.end', null, { policyId: policy.id });
     return c.json({ ...policy, applied }, 200);
   });

@@ -237,6 +237,10 @@ describe('differentiated services', () => {
     const ended = await ok(await api.call(`/crm/services/${made.id}/end`, { as: lib, body: {} }));
     expect(ended.applied).toMatchObject({ closed: 1, withExtras: 0 });
     expect(api.count('patron_policy_extra')).toBe(0);
+    // The same day's recompute applies the policies again: the ended one stays ended.
+    recomputeCrm(api.db, api.clock.now());
+    expect(api.count('patron_service', 'ended_at IS NULL')).toBe(0);
+    expect(api.count('patron_policy_extra')).toBe(0);
   });
 });
 
@@ -252,6 +256,7 @@ describe('service alerts', () => {
     api.db.prepare("INSERT INTO patron_consent (patron_id, channel_in_app, updated_at) VALUES (?, 0, ?)").run(noInApp.id, MONDAY_10H);
     await ok(await api.call(`/crm/patrons/${asked.id}/needs`, { as: lib, body: { kind: 'subject_alert', value: 'O' } }), 201);
     await ok(await api.call(`/crm/patrons/${noInApp.id}/needs`, { as: lib, body: { kind: 'subject_alert', value: 'O' } }), 201);
+    consent(api, champion.id, false, false, true); // invitations are marketing
     api.db.prepare("INSERT INTO key_patron (patron_id, since, score, reasons) VALUES (?, ?, 0.9, '{}')").run(champion.id, MONDAY_10H);
     await ok(await api.call('/crm/services', { as: lib, body: { name: 'Key: medicine arrivals', kind: 'new_arrival_alerts', audience: 'key', params: { classes: ['R'] }, effectiveFrom: '2026-03-01' } }), 201);
     await ok(await api.call('/crm/services', { as: lib, body: { name: 'Key: lectures', kind: 'event_invitations', audience: 'key', params: { eventKinds: ['lecture'] }, effectiveFrom: '2026-03-01' } }), 201);
