@@ -24,6 +24,7 @@ import { EnvironmentFeature } from './environment/environment.js';
 import { writeSimulatedCameras } from './environment/cameras.js';
 import { smtpMailer } from './rfid/receipt.js';
 import { CrmFeature } from './crm/crm.js';
+import { unlinkReadingHistory } from './crm/privacy.js';
 import { OutreachFeature } from './crm/outreach/outreach.js';
 import { loadOrCreateSecret } from './crm/outreach/tokens.js';
 
@@ -129,6 +130,13 @@ export async function startShelfsense(config: Config, opts: StartOptions = {}): 
     const housekeeping = setInterval(() => {
       try { circulation.expireHolds({ channel: 'system', branchId: '*', actor: 'housekeeping' }); }
       catch (e) { console.error('hold expiry failed:', e); }
+      // Returned loans of patrons who keep no reading history are unlinked within the hour (docs/crm.md).
+      try {
+        const r = unlinkReadingHistory(db, clock.now());
+        if (r.loans || r.events || r.holds || r.kioskSessions) {
+          console.error(`privacy: unlinked ${r.loans} returned loans, ${r.events} events, ${r.holds} holds and ${r.kioskSessions} kiosk sessions of patrons who keep no reading history`);
+        }
+      } catch (e) { console.error('reading-history unlinking failed:', e); }
     }, 3_600_000);
     housekeeping.unref();
     stops.push(() => clearInterval(housekeeping));

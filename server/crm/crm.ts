@@ -3,7 +3,6 @@ import type { Clock } from '../clock.js';
 import { tsWorker } from '../workers/ts-worker.js';
 import { recomputeCrm, type RecomputeOptions, type RecomputeSummary } from './recompute.js';
 import type { RecomputeJob } from './recompute-worker.js';
-import { unlinkReadingHistory } from './privacy.js';
 import { sendServiceAlerts } from './alerts.js';
 
 export interface CrmFeatureOptions {
@@ -21,8 +20,8 @@ const HOUR = 3_600_000;
 
 /**
  * The patron CRM's schedule: the recompute (profiles, segments, key patrons, recommendations,
- * services) once a day and on demand, one at a time; every hour, the reading-history unlinking and
- * the services' alerts (new arrivals, event invitations).
+ * services) once a day and on demand, one at a time; every hour, the services' alerts (new arrivals,
+ * event invitations). The reading-history unlinking is circulation's housekeeping (server/main.ts).
  */
 export class CrmFeature {
   private timers: NodeJS.Timeout[] = [];
@@ -34,11 +33,10 @@ export class CrmFeature {
   start(): void {
     const last = this.o.db.prepare("SELECT at FROM segment_run WHERE trigger IN ('schedule', 'startup') ORDER BY id DESC LIMIT 1").pluck().get() as string | undefined;
     this.lastScheduledDay = last?.slice(0, 10) ?? null;
-    this.privacy();
     this.alerts();
     // A library that has never been profiled gets its first segments now, not tomorrow night.
     if (!this.o.db.prepare('SELECT 1 FROM segment_run LIMIT 1').get()) this.recompute('startup').catch(() => {});
-    const hourly = setInterval(() => { this.privacy(); this.alerts(); this.scheduled(); }, HOUR);
+    const hourly = setInterval(() => { this.alerts(); this.scheduled(); }, HOUR);
     hourly.unref();
     this.timers.push(hourly);
   }
@@ -73,15 +71,6 @@ export class CrmFeature {
     if (this.lastScheduledDay === day || now.getUTCHours() < (this.o.recomputeHourUtc ?? 3)) return;
     this.lastScheduledDay = day;
     this.recompute('schedule').catch(() => {});
-  }
-
-  privacy(): void {
-    try {
-      const r = unlinkReadingHistory(this.o.db, this.o.clock.now());
-      if (r.loans || r.events) this.o.log?.(`privacy: unlinked ${r.loans} returned loans and ${r.events} events of patrons who keep no reading history`);
-    } catch (e) {
-      this.o.log?.(`privacy: unlinking failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
   }
 
   /** New-arrival alerts and event invitations for the patrons whose services ask for them. */

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Db } from '../store/db.js';
 import { CLC_CLASSES } from '../catalogue/classification.js';
 import { DomainError } from '../errors.js';
 
@@ -60,7 +59,7 @@ export type Filter = z.infer<typeof FilterSchema>;
 type FilterNode = z.infer<typeof Condition> | z.infer<typeof Group> | Filter;
 
 /** Compiles a filter to a WHERE expression and its arguments; a mistyped value is a 422 naming the field. */
-export function compileFilter(filter: Filter, now: Date): { sql: string; args: unknown[]; needsProfiling: boolean } {
+export function compileFilter(filter: Filter, now: Date): { sql: string; args: unknown[] } {
   const nowIso = now.toISOString();
   const args: unknown[] = [];
   let needsProfiling = false;
@@ -88,13 +87,8 @@ export function compileFilter(filter: Filter, now: Date): { sql: string; args: u
     return `${col} ${n.op} ?`;
   };
   const sql = node(FilterSchema.parse(filter));
-  return { sql: needsProfiling ? `(${sql} AND coalesce(pc.profiling, 0) = 1)` : sql, args, needsProfiling };
+  return { sql: needsProfiling ? `(${sql} AND coalesce(pc.profiling, 0) = 1)` : sql, args };
 }
 
 /** The FROM clause every filter runs against. */
 export const FILTER_FROM = `patron p LEFT JOIN patron_profile pp ON pp.patron_id = p.id LEFT JOIN patron_consent pc ON pc.patron_id = p.id`;
-
-export function patronsMatching(db: Db, filter: Filter, now: Date): number[] {
-  const { sql, args } = compileFilter(filter, now);
-  return (db.prepare(`SELECT p.id FROM ${FILTER_FROM} WHERE ${sql} ORDER BY p.id`).pluck().all(...args) as number[]);
-}

@@ -116,7 +116,7 @@ export function patronProfile(db: Db, patronId: number, now: Date): PatronProfil
  * A patron's stored recommendations, each with why: the borrowed titles that led to it ("because you
  * borrowed …"), the subject it is popular in, or that new readers borrow it.
  */
-function recommendationsOf(db: Db, patronId: number): PatronProfile['derived']['recommendations'] {
+export function recommendationsOf(db: Db, patronId: number): PatronProfile['derived']['recommendations'] {
   const title = db.prepare('SELECT title FROM record WHERE id = ?').pluck();
   return (db.prepare(`SELECT r.record_id AS recordId, c.title, r.score, r.because FROM patron_recommendation r
       JOIN record c ON c.id = r.record_id WHERE r.patron_id = ? ORDER BY r.rank`).all(patronId) as Row[]).map((r) => {

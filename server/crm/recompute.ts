@@ -1,12 +1,11 @@
 import type { Db } from '../store/db.js';
 import { CLC_CLASSES } from '../catalogue/classification.js';
-import { getSetting } from '../store/db.js';
 import { FeatureBuilder } from './segmentation/features.js';
 import { segmentPatrons, type SubjectCluster } from './segmentation/segment.js';
 import { engagementTiers } from './segmentation/engagement.js';
 import { trainRecommender } from './recs/model.js';
 import { recommendAll } from './recs/recommend.js';
-import { churnRisk, DEFAULT_KEY_WEIGHTS, keyScores, topShare, type KeyWeights } from './scores.js';
+import { churnRisk, keyScores, keySettings, topShare, type KeyWeights } from './scores.js';
 import { applyServices } from './services.js';
 
 /**
@@ -56,9 +55,10 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
   const lap = (name: string) => { const t = performance.now(); timings[name] = Math.round(t - mark); mark = t; opts.log?.(`${name}: ${timings[name]} ms`); };
   const today = Math.floor(now.getTime() / DAY);
   const nowIso = now.toISOString();
-  const keyShare = opts.keyShare ?? getSetting(db, 'crm_key_share', 0.05);
-  const priority = new Set(opts.priorityClasses ?? getSetting<string[]>(db, 'crm_priority_classes', []));
-  const weights = opts.weights ?? getSetting<KeyWeights>(db, 'crm_key_weights', DEFAULT_KEY_WEIGHTS);
+  const settings = keySettings(db);
+  const keyShare = opts.keyShare ?? settings.keyShare;
+  const priority = new Set(opts.priorityClasses ?? settings.priorityClasses);
+  const weights = opts.weights ?? settings.keyWeights;
 
   // ---- patrons ------------------------------------------------------------------------------------
   const patronRows = db.prepare(`SELECT p.id, p.created_at, coalesce(c.profiling, 0) FROM patron p
@@ -141,7 +141,7 @@ export function recomputeCrm(db: Db, now: Date, opts: RecomputeOptions = {}): Re
   const participationSql = [
     "SELECT patron_id, count(*) FROM event_attendance WHERE status = 'attended' AND at >= @since GROUP BY patron_id",
     'SELECT patron_id, count(*) FROM patron_feedback WHERE at >= @since GROUP BY patron_id',
-    ...(tableExists(db, 'survey_response') ? ['SELECT patron_id, count(*) FROM survey_response WHERE patron_id IS NOT NULL AND submitted_at >= @since GROUP BY patron_id'] : []),
+    'SELECT patron_id, count(*) FROM survey_response WHERE submitted_at >= @since GROUP BY patron_id',
   ];
   for (const sql of participationSql) {
     for (const [patronId, c] of db.prepare(sql).raw().iterate({ since }) as Iterable<[number, number]>) {
@@ -298,7 +298,6 @@ function because(t: NonNullable<ReturnType<typeof recommendAll>>, at: number, re
 }
 
 const iso = (now: Date, daysBack: number) => new Date(now.getTime() - daysBack * DAY).toISOString();
-const tableExists = (db: Db, name: string) => !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);
 function countBy(values: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of values) out[v] = (out[v] ?? 0) + 1;

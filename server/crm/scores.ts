@@ -1,3 +1,6 @@
+import type { Db } from '../store/db.js';
+import { getSetting, setSetting } from '../store/db.js';
+
 /**
  * Key-patron scores and churn risk, from per-patron figures in typed arrays (one entry per patron).
  * Both are plain, explainable formulas: a librarian can read why a patron is flagged.
@@ -5,6 +8,23 @@
 
 export interface KeyWeights { engagement: number; breadth: number; tenure: number; participation: number; priority: number }
 export const DEFAULT_KEY_WEIGHTS: KeyWeights = { engagement: 0.35, breadth: 0.15, tenure: 0.15, participation: 0.2, priority: 0.15 };
+/** The library's key-patron settings: priority subjects (CLC classes), the flagged share, the weights. */
+export interface KeySettings { priorityClasses: string[]; keyShare: number; keyWeights: KeyWeights }
+
+export function keySettings(db: Db): KeySettings {
+  return {
+    priorityClasses: getSetting<string[]>(db, 'crm_priority_classes', []),
+    keyShare: getSetting(db, 'crm_key_share', 0.05),
+    keyWeights: getSetting(db, 'crm_key_weights', DEFAULT_KEY_WEIGHTS),
+  };
+}
+
+export function setKeySettings(db: Db, change: Partial<KeySettings>): void {
+  if (change.priorityClasses) setSetting(db, 'crm_priority_classes', [...new Set(change.priorityClasses)]);
+  if (change.keyShare !== undefined) setSetting(db, 'crm_key_share', change.keyShare);
+  if (change.keyWeights) setSetting(db, 'crm_key_weights', change.keyWeights);
+}
+
 /** Tenure counts fully from this many years. */
 const FULL_TENURE_YEARS = 5;
 

@@ -1,5 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { clcOfShelfMark, SIBGMU_LOG } from '../seed/shape.js';
+import { fileURLToPath } from 'node:url';
+
+export const SIBGMU_LOG = fileURLToPath(new URL('../../datasets/lib-sibgmu/rslib_test.csv', import.meta.url));
+
+const BBK_TO_CLC: Record<string, string> = { Ш: 'H', Т: 'K', Ю: 'B', Х: 'D', У: 'F', С: 'C', Ч: 'G' };
+
+/** Maps the log's shelf mark (UDC digits or a BBK letter) to a CLC top-level class. */
+export function clcOfShelfMark(mark: string): string {
+  const c = mark[0] ?? '';
+  if (c === '6') return mark.startsWith('63') ? 'S' : mark.startsWith('62') ? 'T' : 'R';
+  if (c === '5') return /^5[34]/.test(mark) ? 'O' : /^5[78]/.test(mark) ? 'Q' : /^5[0-2]/.test(mark) ? 'N' : 'P';
+  if (BBK_TO_CLC[c]) return BBK_TO_CLC[c];
+  if (c === '1') return 'B';
+  if (c === '3') return 'C';
+  if (c === '8') return 'H';
+  if (c === '9') return 'K';
+  if (c === '7') return 'J';
+  if (c === '0') return 'Z';
+  return 'Z';
+}
 
 /** One loan of the Lib-SibGMU log (`datasets/lib-sibgmu/rslib_test.csv`). */
 export interface LogLoan {

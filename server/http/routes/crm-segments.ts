@@ -7,8 +7,7 @@ import { FILTER_FIELDS, FilterSchema, compileFilter } from '../../crm/filters.js
 import { churnRiskList, crmAnalytics, currentSegments, keyPatronList, MIN_GROUP, segmentMovement, segmentSizesOverTime, shown } from '../../crm/analytics.js';
 import { applyServices, createServicePolicy, endServicePolicy, libraryToday, listServicePolicies, ServicePolicyInput } from '../../crm/services.js';
 import { recomputeCrm } from '../../crm/recompute.js';
-import { DEFAULT_KEY_WEIGHTS } from '../../crm/scores.js';
-import { getSetting, setSetting } from '../../store/db.js';
+import { keySettings, setKeySettings } from '../../crm/scores.js';
 import type { AppDeps } from '../app.js';
 import { audit, auditPatronReads, patronTarget } from '../audit.js';
 import { allow, staffOnly } from '../auth.js';
@@ -85,15 +84,10 @@ export function crmSegmentRoutes(deps: AppDeps) {
     responses: { 200: ok(Obj('AudiencePreview'), 'the size'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => c.json(shown(resolveAudience(db, c.req.valid('json'), clock.now()).length), 200));
 
-  const settings = () => ({
-    priorityClasses: getSetting<string[]>(db, 'crm_priority_classes', []),
-    keyShare: getSetting(db, 'crm_key_share', 0.05),
-    keyWeights: getSetting(db, 'crm_key_weights', DEFAULT_KEY_WEIGHTS),
-  });
   app.openapi(createRoute({
     method: 'get', path: '/crm/settings', tags, summary: "The library's priority subjects and the key-patron share and weights", ...staff,
     responses: { 200: ok(Obj('CrmSettingsView'), 'settings'), ...problems(401, 403) },
-  }), (c) => c.json(settings(), 200));
+  }), (c) => c.json(keySettings(db), 200));
 
   app.openapi(createRoute({
     method: 'put', path: '/crm/settings', tags, summary: 'Change the priority subjects, key-patron share or weights (admin; used from the next recompute)',
@@ -103,12 +97,10 @@ export function crmSegmentRoutes(deps: AppDeps) {
   }), (c) => {
     const b = c.req.valid('json');
     db.transaction(() => {
-      if (b.priorityClasses) setSetting(db, 'crm_priority_classes', [...new Set(b.priorityClasses)]);
-      if (b.keyShare !== undefined) setSetting(db, 'crm_key_share', b.keyShare);
-      if (b.keyWeights) setSetting(db, 'crm_key_weights', b.keyWeights);
+      setKeySettings(db, b);
       audit(db, clock.now(), actorOf(c.get('principal')), 'crm.settings.change', null, b as Record<string, unknown>);
     })();
-    return c.json(settings(), 200);
+    return c.json(keySettings(db), 200);
   });
 
   // ---- saved rule-based segments ----------------------------------------------------------------

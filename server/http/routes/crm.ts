@@ -3,7 +3,7 @@ import { systemClock } from '../../clock.js';
 import { DomainError } from '../../errors.js';
 import { getPatron } from '../../patrons/patrons.js';
 import { CASE_KINDS, CaseQuery, CaseUpdate, caseEvents, getCase, listCases, openCase, updateCase } from '../../crm/cases.js';
-import { consentOf, patronProfile, patronTimeline } from '../../crm/profile.js';
+import { consentOf, patronProfile, patronTimeline, recommendationsOf } from '../../crm/profile.js';
 import { clearProfiling, erasePatron, exportPatron } from '../../crm/privacy.js';
 import type { AppDeps } from '../app.js';
 import { audit, patronTarget } from '../audit.js';
@@ -285,8 +285,8 @@ export function crmRoutes(deps: AppDeps) {
     responses: { 200: ok(Obj('MyRecommendations'), 'my recommendations'), ...problems(401, 403) },
   }), (c) => {
     const { patronId } = c.get('principal');
-    const profile = patronProfile(db, patronId, clock.now());
-    return c.json({ profiling: profile.consent.profiling, recommendations: profile.derived.recommendations }, 200);
+    const { profiling } = consentOf(db, patronId);
+    return c.json({ profiling, recommendations: profiling ? recommendationsOf(db, patronId) : [] }, 200);
   });
 
   app.openapi(createRoute({
