@@ -109,7 +109,19 @@ export function startCheckpointer(file: string, opts: { writer?: Db; intervalMs?
     if (m.error) console.error(`checkpoint: ${m.error}`);
     // The passive checkpoints copied nearly everything already: what is left is short, then the WAL starts over.
     if (m.over && opts.writer?.open) {
-      try { opts.writer.pragma('wal_checkpoint(TRUNCATE)'); } catch (e) { console.error(`checkpoint: ${e instanceof Error ? e.message : e}`); }
+      // Never wait on the writer's thread: a reader holding an old snapshot (a backup, the CRM worker)
+      // would block the event loop for the busy timeout. A restart that cannot happen now returns busy
+      // at once and is asked for again by the next message.
+      const writer = opts.writer;
+      const timeout = writer.pragma('busy_timeout', { simple: true }) as number;
+      try {
+        writer.pragma('busy_timeout = 0');
+        writer.pragma('wal_checkpoint(TRUNCATE)');
+      } catch (e) {
+        console.error(`checkpoint: ${e instanceof Error ? e.message : e}`);
+      } finally {
+        writer.pragma(`busy_timeout = ${timeout}`);
+      }
     }
   });
   worker.unref();
