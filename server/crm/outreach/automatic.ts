@@ -58,8 +58,10 @@ export function holidaysOn(db: Db, today: string): Holiday[] {
 export const listHolidays = (db: Db): Holiday[] => db.prepare(`SELECT ${HOLIDAY_COLUMNS} FROM outreach_holiday ORDER BY date, id`).all() as Holiday[];
 
 export function addHoliday(db: Db, h: { name: string; nameZh?: string | null; date: string }): Holiday {
-  const valid = /^\d{2}-\d{2}$/.test(h.date) ? !Number.isNaN(Date.parse(`2024-${h.date}T00:00:00Z`)) && new Date(`2024-${h.date}T00:00:00Z`).toISOString().slice(5, 10) === h.date
-    : /^\d{4}-\d{2}-\d{2}$/.test(h.date) && new Date(`${h.date}T00:00:00Z`).toISOString().startsWith(h.date);
+  // MM-DD is checked in a leap year, so 02-29 is a date; a date that does not exist (13-01, 02-30) is refused.
+  const full = /^\d{2}-\d{2}$/.test(h.date) ? `2024-${h.date}` : /^\d{4}-\d{2}-\d{2}$/.test(h.date) ? h.date : null;
+  const ms = full === null ? Number.NaN : Date.parse(`${full}T00:00:00Z`);
+  const valid = !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(full!);
   if (!valid) throw new DomainError('HOLIDAY_DATE_INVALID', `"${h.date}" is neither MM-DD nor YYYY-MM-DD`, 422);
   try {
     const id = Number(db.prepare('INSERT INTO outreach_holiday (name, name_zh, date) VALUES (?, ?, ?)').run(h.name, h.nameZh ?? null, h.date).lastInsertRowid);

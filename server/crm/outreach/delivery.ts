@@ -48,6 +48,9 @@ const DAY_MS = 86_400_000;
 
 interface QueuedRow { id: number; campaign_id: number; run_id: number | null; patron_id: number; occasion: string; channel: ChannelName; attempts: number }
 
+/** Messages delivered between two yields to the event loop. */
+const YIELD_EVERY = 50;
+
 export class Deliverer {
   private loop: Promise<void> | null = null;
   private again = false;
@@ -78,12 +81,20 @@ export class Deliverer {
 
   private async drain(): Promise<void> {
     const { db, clock } = this.deps.ctx;
+    let sinceYield = 0;
     for (;;) {
       const due = db.prepare(`SELECT id, campaign_id, run_id, patron_id, occasion, channel, attempts FROM campaign_message
           WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 100`).all(clock.now().toISOString()) as QueuedRow[];
       if (!due.length) return;
       for (const m of due) {
         if (this.stopped) return;
+        // The in-app channel answers without awaiting anything: yield every few messages, so a large send
+        // never holds HTTP, SIP2 and the kiosks up for its whole length.
+        if (++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.stopped) return;
+        }
         try { await this.deliver(m); } catch (e) {
           // A bug, not a channel's refusal: recorded, so one bad message cannot stall the outbox.
           this.finish(m.id, 'failed', 'INTERNAL_ERROR', { error: e instanceof Error ? e.message : String(e) });

@@ -100,7 +100,7 @@ export function updateSurvey(db: Db, id: number, patch: SurveyPatch, now: Date):
       p.closesAt !== undefined ? p.closesAt : current.closesAt, now.toISOString(), id);
     if (p.questions) writeQuestions(db, id, p.questions);
     return getSurvey(db, id);
-  })();
+  }).immediate(); // reads then writes: take the write lock first, so no other connection's commit makes it stale
 }
 
 /** Deletes a draft that no campaign sends. */
@@ -142,7 +142,7 @@ export function sendSurvey(ctx: OutreachContext, surveyId: number, input: Survey
       subject: v.subject ?? `满意度调查 Satisfaction survey: ${s.title}`.slice(0, 300), body, params: { surveyId },
     }, actor, now);
     return { campaignId: campaign.id, ...planRun(ctx, campaign, targets, 'manual', actor) };
-  })();
+  }).immediate(); // planRun's own .immediate() is only a savepoint in here
 }
 
 /**
