@@ -23,6 +23,8 @@ export const ISO_CMD = {
 } as const;
 /** ISO/IEC 7816-6 IC manufacturer code of NXP, sent after custom command codes. */
 export const NXP_MANUFACTURER = 0x04;
+/** ISO 15693 UIDs are E0, the IC manufacturer code, then the serial: NXP's custom commands (EAS) only reach NXP tags. */
+export const isNxp = (uid: string) => /^E004/i.test(uid);
 
 /** ISO/IEC 15693-3 §7.4.2 response error codes. */
 export const ISO_ERROR = {

@@ -4,6 +4,7 @@ import {
   encodeFeigFrame, FEIG_BROADCAST, FeigCmd, FeigFrameDecoder, FeigMode, FeigStatus, IsoCmd, IsoError, MFR_NXP, NxpCmd,
   TR_TYPE_ISO15693, type FeigFrame,
 } from '../../contract/rfid/feig-frame.js';
+import { isNxp } from '../../contract/rfid/iso15693.js';
 import type { ReaderField } from './field.js';
 import type { ReaderSimulator, SimulatorFactory } from './sim-readers.js';
 import { TagFault, type SimTag } from './tag.js';
@@ -161,7 +162,7 @@ export class FeigReaderSim implements ReaderSimulator {
     if ('status' in target) return target;
     const { tag } = target;
     // ISO 15693 custom commands carry the IC manufacturer code: a tag of another maker stays silent.
-    if (d[0] !== MFR_NXP || tag.uid.slice(2, 4) !== '04') return { status: FeigStatus.NO_TRANSPONDER };
+    if (d[0] !== MFR_NXP || !isNxp(tag.uid)) return { status: FeigStatus.NO_TRANSPONDER };
     await sleep(tag.latencyMs);
     switch (d[1]) {
       case NxpCmd.SET_EAS:

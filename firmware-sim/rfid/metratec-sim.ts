@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { ReaderConfig } from '../../contract/mqtt.js';
 import {
-  encodeSystemInfo, errorResponse, ISO_CMD, ISO_ERROR, isoCrcOk, NXP_MANUFACTURER, okResponse, parseIsoRequest, WRITE_COMMANDS, withIsoCrc,
+  encodeSystemInfo, errorResponse, ISO_CMD, ISO_ERROR, isNxp, isoCrcOk, NXP_MANUFACTURER, okResponse, parseIsoRequest, WRITE_COMMANDS, withIsoCrc,
   type IsoRequest,
 } from '../../contract/rfid/iso15693.js';
 import {
@@ -204,7 +204,8 @@ export class MetratecReaderSim implements ReaderSimulator {
 
   /** The tag's response without CRC; null when it stays silent (ISO 15693-3 and NXP ICODE SLIX behaviour). */
   private tagCommand(tag: SimTag, req: IsoRequest): Buffer | 'RDL' | null {
-    if (req.manufacturer !== null && req.manufacturer !== NXP_MANUFACTURER) return null; // another manufacturer's custom command
+    // ISO 15693 custom commands carry the IC manufacturer code: a tag of another maker stays silent.
+    if (req.manufacturer !== null && (req.manufacturer !== NXP_MANUFACTURER || !isNxp(tag.uid))) return null;
     const p = req.params;
     try {
       switch (req.command) {

@@ -4,6 +4,7 @@ import {
   encodeFeigFrame, FEIG_BROADCAST, FeigCmd, FeigFrameDecoder, FeigMode, FeigStatus, IsoCmd, IsoError, MFR_NXP, NxpCmd,
   TR_TYPE_ISO15693, type FeigFrame,
 } from '../../contract/rfid/feig-frame.js';
+import { isNxp } from '../../contract/rfid/iso15693.js';
 import { ReaderError, type DriverCounters, type InventoriedTag, type ReaderErrorCode, type RfidDriver, type TagSystemInfo } from './driver.js';
 
 /**
@@ -309,5 +310,4 @@ function uidBytes(uid: string): Buffer {
 }
 
 /** ISO 15693 UID: E0, IC manufacturer code (ISO/IEC 7816-6), serial — MSB first. */
-const isNxp = (uid: string) => /^E004/i.test(uid);
 const hex = (v: number) => v.toString(16).padStart(2, '0').toUpperCase();

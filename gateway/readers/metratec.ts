@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { ReaderConfig } from '../../contract/mqtt.js';
 import {
-  easRequest, getSystemInfoRequest, ISO_CMD, ISO_ERROR, isoCrcOk, parseIsoResponse, parseSystemInfo, readMultipleBlocksRequest,
+  easRequest, getSystemInfoRequest, ISO_CMD, ISO_ERROR, isNxp, isoCrcOk, parseIsoResponse, parseSystemInfo, readMultipleBlocksRequest,
   writeAfiRequest, writeMultipleBlocksRequest, writeSingleBlockRequest,
 } from '../../contract/rfid/iso15693.js';
 import {
@@ -154,6 +154,7 @@ class MetratecReaderDriver implements MetratecDriver {
    * silent when it is not). Silence is told apart from an absent tag by asking for its system information.
    */
   readEas(uid: string): Promise<boolean | null> {
+    if (!isNxp(uid)) return Promise.resolve(null); // NXP custom commands only reach NXP tags: no EAS to read
     return this.op(async () => {
       try {
         // Silence is an answer here (EAS off), so it is not retried: the system information below tells it from absence.
@@ -171,6 +172,8 @@ class MetratecReaderDriver implements MetratecDriver {
 
   readSecurity(uid: string): Promise<{ info: TagSystemInfo; eas: boolean | null }> {
     return this.op(async () => {
+      // A tag of another maker stays silent to NXP's EAS ALARM: its silence says nothing about EAS.
+      if (!isNxp(uid)) return { info: await this.readSystemInfo(uid), eas: null };
       let eas: boolean | null;
       try {
         await this.request('REQ', uid, easRequest(uid, ISO_CMD.nxpEasAlarm), 0);
@@ -184,6 +187,7 @@ class MetratecReaderDriver implements MetratecDriver {
   }
 
   setEas(uid: string, on: boolean): Promise<void> {
+    if (!isNxp(uid)) return Promise.reject(new ReaderError('NOT_SUPPORTED', `tag ${uid} is not an NXP ICODE tag: no EAS`));
     return this.op(async () => { await this.request('WRQ', uid, easRequest(uid, on ? ISO_CMD.nxpSetEas : ISO_CMD.nxpResetEas)); });
   }
 

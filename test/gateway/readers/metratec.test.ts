@@ -175,6 +175,17 @@ describe('metraTec driver against the simulated reader', () => {
     expect(await code(r.driver.setEas(B, true))).toBe('NOT_SUPPORTED');
   });
 
+  it('reads the security of another maker\'s tag without NXP commands: EAS unknown, AFI read', async () => {
+    const r = await rig();
+    const ti = 'E007000012345678';
+    place(r, { uid: ti, afi: 0x07 });
+    expect(await r.driver.readEas(ti)).toBeNull();
+    const sec = await r.driver.readSecurity(ti);
+    expect(sec).toMatchObject({ eas: null, info: { afi: 0x07 } });
+    expect(await code(r.driver.setEas(ti, true))).toBe('NOT_SUPPORTED');
+    expect(r.toReader()).not.toMatch(/22A[2-5]04/); // no NXP custom command went out
+  });
+
   it('answers TAG_LOCKED for a locked block or AFI and leaves the memory alone', async () => {
     const r = await rig();
     const tag = place(r, { uid: A });
