@@ -26,12 +26,17 @@ interface Present { report: TagReport; misses: number }
  * leaving the field into events, executes security writes and tag programming between polls (one
  * command on the line at a time), and reopens a reader that disappeared with exponential backoff.
  */
+/** Polls a tag's security is tried on before the tag is reported with it unknown. */
+const READ_ATTEMPTS = 3;
+
 export class ReaderLink {
   private stream: Duplex | null = null;
   private driver: RfidDriver | null = null;
   private readonly present = new Map<string, Present>();
   /** Tags whose EAS could not be read when they entered (their `eas: null` means unknown, not "no EAS"). */
   private readonly easUnread = new Set<string>();
+  /** Tags in the field whose security could not be read yet, with the reads tried. */
+  private readonly unreadable = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
@@ -143,6 +148,13 @@ export class ReaderLink {
           const known = this.present.get(t.uid);
           if (known) { known.misses = 0; continue; }
           const report = await this.readTag(driver, t.uid, antenna);
+          // A tag whose security could not be read (it moved, a collision) is read again at the next polls
+          // before it is reported with its state unknown: a gate must not wave an armed book through.
+          if (report.security === null) {
+            const tries = (this.unreadable.get(t.uid) ?? 0) + 1;
+            if (tries < READ_ATTEMPTS) { this.unreadable.set(t.uid, tries); continue; }
+          }
+          this.unreadable.delete(t.uid);
           this.present.set(t.uid, { report, misses: 0 });
           this.emit('enter', report);
         }
@@ -155,6 +167,7 @@ export class ReaderLink {
       return;
     }
     this.publishCountersNow();
+    for (const uid of this.unreadable.keys()) if (!seen.has(uid)) this.unreadable.delete(uid);
     for (const [uid, p] of this.present) {
       if (seen.has(uid)) continue;
       if (++p.misses >= this.leaveAfterMisses) {
