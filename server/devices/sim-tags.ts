@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getSetting, type Db } from '../store/db.js';
+import type { Db } from '../store/db.js';
+import { rfidSecurityValues } from '../rfid/directory.js';
 
 /** Blank tags on the demo's intake station roll, as they come from the supplier. */
 const BLANK_TAGS = 20;
@@ -11,8 +12,7 @@ const BLANK_TAGS = 20;
  * a roll of blank tags for the intake station. Written on each start, as loans change.
  */
 export function writeSimulatedTags(db: Db, dataDir: string): string {
-  const afiInStock = getSetting(db, 'rfid_afi_in_stock', 0x07);
-  const afiOnLoan = getSetting(db, 'rfid_afi_on_loan', 0xc2);
+  const { afiInStock, afiOnLoan } = rfidSecurityValues(db);
   const items = db.prepare("SELECT tag_uid AS uid, barcode, owner_isil AS isil, status FROM item WHERE tag_uid IS NOT NULL").all() as { uid: string; barcode: string; isil: string | null; status: string }[];
   const cards = db.prepare('SELECT card_tag_uid AS uid, card_number AS card FROM patron WHERE card_tag_uid IS NOT NULL').all() as { uid: string; card: string }[];
   const tags = [

@@ -19,12 +19,17 @@ const DEFAULT_BINS: SorterBins = { hold: 'hold', transit: 'transit', reshelve: '
 /** The security values a library writes to its tags (ISO 28560-1 recommends AFI 0x07 in stock, 0xC2 on loan). */
 export interface SecurityValues { afiInStock: number; afiOnLoan: number }
 
+/** The AFI values a library's tags carry in stock and on loan (settings; ISO 28560-1 defaults). */
+export const rfidSecurityValues = (db: Db): SecurityValues =>
+  ({ afiInStock: getSetting(db, 'rfid_afi_in_stock', 0x07), afiOnLoan: getSetting(db, 'rfid_afi_on_loan', 0xc2) });
+
 /**
  * Readers from the device table, and what each one has in its field now (from the enter and leave
  * events its gateway sent). Reload after devices change.
  */
 export class ReaderDirectory {
   private readers = new Map<string, ReaderInfo>();
+  private securityValues: SecurityValues = { afiInStock: 0x07, afiOnLoan: 0xc2 };
   private readonly fields = new Map<string, Map<string, TagReport>>();
 
   constructor(private readonly db: Db) { this.reload(); }
@@ -42,14 +47,14 @@ export class ReaderDirectory {
       });
     }
     this.readers = next;
+    this.securityValues = rfidSecurityValues(this.db);
   }
 
   get(id: string): ReaderInfo | undefined { return this.readers.get(id); }
   all(): ReaderInfo[] { return [...this.readers.values()]; }
 
-  security(): SecurityValues {
-    return { afiInStock: getSetting(this.db, 'rfid_afi_in_stock', 0x07), afiOnLoan: getSetting(this.db, 'rfid_afi_on_loan', 0xc2) };
-  }
+  /** Read with the readers at reload(), not on every security write and gate event. */
+  security(): SecurityValues { return this.securityValues; }
 
   /** Records a tag entering or leaving a reader's field. */
   track(readerId: string, event: 'enter' | 'leave', tag: TagReport): void {
