@@ -116,9 +116,35 @@ export function readingFromMessage(msg: ZclMessage, role: string): ReadingValues
 
 /** One ZCL cluster command, as `Endpoint.command(cluster, command, payload)` takes it. */
 export interface ZclCommand {
-  cluster: 'genOnOff' | 'closuresWindowCovering';
-  command: 'on' | 'off' | 'upOpen' | 'downClose' | 'stop' | 'goToLiftPercentage';
+  cluster: 'genOnOff' | 'closuresWindowCovering' | 'ssIasWd';
+  command: 'on' | 'off' | 'upOpen' | 'downClose' | 'stop' | 'goToLiftPercentage' | 'startWarning';
   payload: Record<string, number>;
+}
+
+// ZCL §8.4.2.3.1 IAS WD Start Warning: warning mode in bits 4–7, strobe in bit 2, siren level in bits 0–1.
+const WARNING_MODES: Record<string, number> = { stop: 0, burglar: 1, fire: 2, emergency: 3, police_panic: 4, fire_panic: 5, emergency_panic: 6 };
+const WARNING_LEVELS: Record<string, number> = { low: 0, medium: 1, high: 2, very_high: 3 };
+
+/** zigbee2mqtt's `{"warning": {mode, level?, strobe?, duration?, strobe_level?, strobe_duty_cycle?}}` as Start Warning (its defaults). */
+function warningCommand(w: unknown): CommandCheck {
+  if (w === null || typeof w !== 'object' || Array.isArray(w)) return { ok: false, error: 'warning must be a JSON object' };
+  const o = w as Record<string, unknown>;
+  const mode = WARNING_MODES[String(o.mode ?? 'emergency')];
+  const level = WARNING_LEVELS[String(o.level ?? 'medium')];
+  const strobeLevel = WARNING_LEVELS[String(o.strobe_level ?? 'low')];
+  if (mode === undefined) return { ok: false, error: `warning mode must be one of ${Object.keys(WARNING_MODES).join(', ')} (got ${JSON.stringify(o.mode)})` };
+  if (level === undefined || strobeLevel === undefined) return { ok: false, error: `warning level and strobe_level must be one of ${Object.keys(WARNING_LEVELS).join(', ')}` };
+  const duration = o.duration ?? 10, duty = o.strobe_duty_cycle ?? 1, strobe = o.strobe ?? true;
+  if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 0 || duration > 0xffff) return { ok: false, error: `warning duration must be whole seconds 0..65535 (got ${JSON.stringify(o.duration)})` };
+  if (typeof duty !== 'number' || !Number.isInteger(duty) || duty < 0 || duty > 10) return { ok: false, error: `strobe_duty_cycle must be 0..10 (got ${JSON.stringify(o.strobe_duty_cycle)})` };
+  if (typeof strobe !== 'boolean') return { ok: false, error: 'warning strobe must be true or false' };
+  return {
+    ok: true,
+    command: {
+      cluster: 'ssIasWd', command: 'startWarning',
+      payload: { startwarninginfo: (mode << 4) | ((strobe ? 1 : 0) << 2) | level, warningduration: duration, strobedutycycle: duty * 10, strobelevel: strobeLevel },
+    },
+  };
 }
 
 export type CommandCheck = { ok: true; command: ZclCommand } | { ok: false; error: string };
@@ -126,14 +152,15 @@ export type CommandCheck = { ok: true; command: ZclCommand } | { ok: false; erro
 /**
  * A zigbee2mqtt `<name>/set` payload as one ZCL command: `{"state":"ON"|"OFF"}` → genOnOff on/off
  * (ZCL §3.8), `{"state":"OPEN"|"CLOSE"|"STOP"}` → closuresWindowCovering upOpen/downClose/stop
- * (ZCL §7.4), `{"position": 0..100}` (100 = open) → goToLiftPercentage(100 − position).
+ * (ZCL §7.4), `{"position": 0..100}` (100 = open) → goToLiftPercentage(100 − position),
+ * `{"warning": {...}}` → ssIasWd startWarning (ZCL §8.4.2.3.1), for sirens and strobes.
  * The state is taken in any case, as zigbee2mqtt does; anything else is refused.
  */
 export function commandFromPayload(payload: unknown): CommandCheck {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return { ok: false, error: 'payload must be a JSON object' };
   const p = payload as Record<string, unknown>;
   const keys = Object.keys(p);
-  if (keys.length !== 1) return { ok: false, error: `payload must have exactly one of state, position (got ${keys.join(', ') || 'none'})` };
+  if (keys.length !== 1) return { ok: false, error: `payload must have exactly one of state, position, warning (got ${keys.join(', ') || 'none'})` };
   if ('state' in p) {
     const state = typeof p.state === 'string' ? p.state.toUpperCase() : '';
     const byState: Record<string, ZclCommand> = {
@@ -151,7 +178,8 @@ export function commandFromPayload(payload: unknown): CommandCheck {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 100) return { ok: false, error: `position must be an integer 0..100 (got ${JSON.stringify(n)})` };
     return { ok: true, command: { cluster: 'closuresWindowCovering', command: 'goToLiftPercentage', payload: { percentageliftvalue: 100 - n } } };
   }
-  return { ok: false, error: `unknown key '${keys[0]}' (known: state, position)` };
+  if ('warning' in p) return warningCommand(p.warning);
+  return { ok: false, error: `unknown key '${keys[0]}' (known: state, position, warning)` };
 }
 
 /** Where zigbee.get finds each reading key: the cluster and attribute that hold it (the ones readingFromMessage converts). */

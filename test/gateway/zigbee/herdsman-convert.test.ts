@@ -96,12 +96,24 @@ describe('herdsman-convert: set payloads → ZCL commands', () => {
     expect(commandFromPayload({ position: 30 })).toEqual({ ok: true, command: { cluster: 'closuresWindowCovering', command: 'goToLiftPercentage', payload: { percentageliftvalue: 70 } } });
   });
 
+  it('maps the server\'s siren warnings to IAS WD Start Warning (ZCL §8.4.2.3.1)', () => {
+    // fire (2) << 4 | strobe << 2 | medium (1) = 0x25; stop = 0 with the strobe bit of the default strobe
+    expect(commandFromPayload({ warning: { mode: 'fire', strobe: true, duration: 600 } })).toEqual({
+      ok: true, command: { cluster: 'ssIasWd', command: 'startWarning', payload: { startwarninginfo: 0x25, warningduration: 600, strobedutycycle: 10, strobelevel: 0 } },
+    });
+    expect(commandFromPayload({ warning: { mode: 'stop', strobe: false } })).toMatchObject({ command: { payload: { startwarninginfo: 0x01 } } });
+    expect(commandFromPayload({ warning: { mode: 'burglar', level: 'very_high', strobe: false, duration: 60 } })).toMatchObject({ command: { payload: { startwarninginfo: 0x13, warningduration: 60 } } });
+  });
+
   it('refuses everything else', () => {
     for (const bad of [null, 'ON', [], {}, { state: 'BLINK' }, { state: 1 }, { position: 101 }, { position: 12.5 }, { position: '50' }, { state: 'ON', position: 50 }, { brightness: 10 }]) {
       const r = commandFromPayload(bad);
       expect(r.ok, JSON.stringify(bad)).toBe(false);
     }
-    expect(commandFromPayload({ brightness: 10 })).toEqual({ ok: false, error: "unknown key 'brightness' (known: state, position)" });
+    expect(commandFromPayload({ brightness: 10 })).toEqual({ ok: false, error: "unknown key 'brightness' (known: state, position, warning)" });
+    for (const bad of [{ warning: 'fire' }, { warning: { mode: 'disco' } }, { warning: { mode: 'fire', duration: -1 } }, { warning: { mode: 'fire', level: 'loud' } }]) {
+      expect(commandFromPayload(bad).ok, JSON.stringify(bad)).toBe(false);
+    }
   });
 
   it('groups zigbee.get keys by cluster', () => {
