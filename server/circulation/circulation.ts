@@ -148,8 +148,15 @@ export class Circulation {
     this.knownBranches.clear();
   }
 
+  /** The rules' policy for a branch, patron category and item type. */
   policyFor(branchId: string, category: string, itemType: string): Policy {
     return this.policies.resolve(branchId, category, itemType);
+  }
+
+  /** The policy a patron borrows under here: the rules for their category, with their services' extras. */
+  policyForPatron(branchId: string, patronRef: PatronRef, itemType: string): Policy | null {
+    const p = this.patronRow(patronRef);
+    return p ? this.patronPolicy(branchId, p, itemType) : null;
   }
 
   /** Listeners run after the transaction commits; a throwing listener does not undo the operation. */

@@ -39,7 +39,7 @@ export const patronInfo: Handler<'63'> = {
     if (!patron) return patronInfo.refuse(req, x.now, x.say(REASONS.PATRON_NOT_FOUND, req.language));
     const status = x.circulation.patronStatus({ patronId: patron.id }, x.account.branchId)!;
     const account = x.circulation.patronAccount(patron.id);
-    const policy = x.circulation.policyFor(x.account.branchId, patron.category, '*');
+    const policy = x.circulation.policyForPatron(x.account.branchId, { patronId: patron.id }, '*')!;
     const pinOk = req.patronPassword === undefined ? undefined : await x.pinMatches(patron, req.patronPassword);
     const res: ResponseFor<'64'> = {
       code: '64', patronStatus: patronStatusField(status.blocks), language: req.language, transactionDate: x.now,
