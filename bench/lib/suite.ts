@@ -10,3 +10,6 @@ export interface BenchSuite {
   /** Progress lines go to `log` (stderr), never to stdout, which carries only BENCH lines. */
   run(log: (line: string) => void): Promise<Figures>;
 }
+
+/** A numeric knob from the environment (BENCH_*), or its default. */
+export const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);

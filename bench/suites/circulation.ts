@@ -8,10 +8,10 @@ import { Circulation, type OpContext } from '../../server/circulation/circulatio
 import { buildLibrary, type BuiltLibrary } from '../lib/library-data.js';
 import { median, percentile, rng } from '../lib/stats.js';
 import type { BenchSuite } from '../lib/suite.js';
+import { env } from '../lib/suite.js';
 
 const SIZE = { records: 40_000, items: 100_000, patrons: 20_000, openLoans: 10_000 };
 const START = new Date('2026-03-02T02:00:00.000Z');
-const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 
 interface Round { pairsPerS: number; checkoutMs?: Float64Array }
 

@@ -19,8 +19,8 @@ import { fitTree } from '../../server/crm/segmentation/tree.js';
 import { Random } from '../../server/seed/random.js';
 import { median, round } from '../lib/stats.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
+import { env } from '../lib/suite.js';
 
-const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 type Log = (line: string) => void;
 const NOW_DAY = dayOf('2026-03-02');
 

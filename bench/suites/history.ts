@@ -11,8 +11,8 @@ import { historyBody } from '../../server/http/routes/environment.js';
 import { openDb, type Db } from '../../server/store/db.js';
 import { median, rng, round } from '../lib/stats.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
+import { env } from '../lib/suite.js';
 
-const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const MIN = 60_000, HOUR = 3_600_000, DAY = 86_400_000;
 /** 02:00 UTC: yesterday has closed, and (as on a quiet site just after midnight) it is not folded yet. */
 const NOW = Date.parse('2026-03-02T02:00:00.000Z');

@@ -14,8 +14,8 @@ import { openDb } from '../../server/store/db.js';
 import { rng, round } from '../lib/stats.js';
 import { suiteWorker } from '../lib/worker.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
+import { env } from '../lib/suite.js';
 
-const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const SITE = 'bench';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

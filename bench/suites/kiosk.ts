@@ -20,8 +20,8 @@ import { openDb } from '../../server/store/db.js';
 import { buildLibrary } from '../lib/library-data.js';
 import { median, percentile, round } from '../lib/stats.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
+import { env } from '../lib/suite.js';
 
-const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const SIZE = { records: 20_000, items: 40_000, patrons: 4_000, openLoans: 2_000 };
 const BOOKS_PER_PATRON = 10;
 /** Both pads at 115,200 baud, 8N1 (FEIG ID ISC readers and metraTec USB readers run at it). */

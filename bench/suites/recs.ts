@@ -15,8 +15,8 @@ import type { LoanColumns } from '../../server/crm/recs/types.js';
 import { loadSibgmuLog } from '../../server/crm/sibgmu.js';
 import { rng, round } from '../lib/stats.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
+import { env } from '../lib/suite.js';
 
-const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const CLASSES = 22, LEVELS = 12, SEMESTER_DAYS = 182;
 
 export interface SyntheticLibrary { loans: LoanColumns; patronCount: number; itemCount: number; itemClass: Uint16Array }

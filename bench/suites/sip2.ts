@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { openDb, startCheckpointer } from '../../server/store/db.js';
 import { Circulation } from '../../server/circulation/circulation.js';
 import type { Clock } from '../../server/clock.js';
@@ -15,12 +15,12 @@ import { buildLibrary } from '../lib/library-data.js';
 import { median, percentile } from '../lib/stats.js';
 import { suiteWorker } from '../lib/worker.js';
 import type { BenchSuite, Figures } from '../lib/suite.js';
+import { env } from '../lib/suite.js';
 
 const SIZE = { records: 40_000, items: 100_000, patrons: 20_000, openLoans: 10_000 };
 const START = Date.parse('2026-03-02T02:00:00.000Z'); // Monday 10:00 in the library's time zone
 const TZ = 'Asia/Shanghai';
 const ACCOUNT: Sip2Account = { login: 'bench-kiosk', password: 'bench-secret', institutionId: 'SHELF', branchId: 'main' };
-const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 
 interface LoadJob { kind: 'load'; port: number; offsetMs: number; warmupMs: number; durationMs: number; lanes: { card: string; barcodes: string[] }[] }
 interface FuzzJob { kind: 'fuzz'; port: number; count: number; seed: number; card: string; barcode: string }
