@@ -3,20 +3,22 @@ import type { Db } from '../store/db.js';
 import { getSetting } from '../store/db.js';
 import { addDays, localDate } from '../circulation/calendar.js';
 import { DomainError } from '../errors.js';
+import { CLC_CLASSES } from '../catalogue/classification.js';
 import { resolveAudience, SegmentRef } from './audience.js';
 
 export const SERVICE_KINDS = ['loan_extension', 'extra_items', 'new_arrival_alerts', 'subject_librarian', 'event_invitations'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 
 const IsoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD');
-const CLASS = z.string().regex(/^[A-Z]$/, 'a CLC top-level class letter');
+/** A CLC top-level class letter (A–Z without L, M, W, Y). */
+export const ClcClass = z.enum(CLC_CLASSES);
 
 /** Each kind's parameters. Loan extensions and extra items feed the circulation policy (patron_policy_extra). */
 const PARAMS = {
   loan_extension: z.strictObject({ extraDays: z.number().int().min(1).max(365) }),
   extra_items: z.strictObject({ extraLoans: z.number().int().min(1).max(100) }),
-  new_arrival_alerts: z.strictObject({ classes: z.array(CLASS).max(22).optional() }),
-  subject_librarian: z.strictObject({ staff: z.string().min(1).max(100), classes: z.array(CLASS).max(22).optional() }),
+  new_arrival_alerts: z.strictObject({ classes: z.array(ClcClass).max(22).optional() }),
+  subject_librarian: z.strictObject({ staff: z.string().min(1).max(100), classes: z.array(ClcClass).max(22).optional() }),
   event_invitations: z.strictObject({ eventKinds: z.array(z.string().min(1).max(40)).max(10).optional() }),
 } satisfies Record<ServiceKind, z.ZodType>;
 

@@ -5,7 +5,7 @@ import { getPatron } from '../../patrons/patrons.js';
 import { AudienceSpec, resolveAudience } from '../../crm/audience.js';
 import { FILTER_FIELDS, FilterSchema, compileFilter } from '../../crm/filters.js';
 import { churnRiskList, crmAnalytics, currentSegments, keyPatronList, MIN_GROUP, segmentMovement, segmentSizesOverTime, shown } from '../../crm/analytics.js';
-import { applyServices, createServicePolicy, endServicePolicy, libraryToday, listServicePolicies, ServicePolicyInput } from '../../crm/services.js';
+import { applyServices, ClcClass, createServicePolicy, endServicePolicy, libraryToday, listServicePolicies, ServicePolicyInput } from '../../crm/services.js';
 import { recomputeCrm } from '../../crm/recompute.js';
 import { keySettings, setKeySettings } from '../../crm/scores.js';
 import type { AppDeps } from '../app.js';
@@ -23,7 +23,7 @@ export const SavedSegmentBody = z.strictObject({
 }).openapi('SavedSegmentCreate');
 const Weight = z.number().min(0).max(1);
 export const CrmSettingsBody = z.strictObject({
-  priorityClasses: z.array(z.string().regex(/^[A-Z]$/, 'a CLC top-level class letter')).max(22).optional(),
+  priorityClasses: z.array(ClcClass).max(22).optional(),
   keyShare: z.number().min(0.001).max(0.5).optional(),
   keyWeights: z.strictObject({ engagement: Weight, breadth: Weight, tenure: Weight, participation: Weight, priority: Weight })
     .refine((w) => Object.values(w).some((v) => v > 0), 'at least one weight above 0').optional(),
@@ -35,7 +35,7 @@ export const EventBody = z.strictObject({
   branchId: z.string().min(1).max(64).optional(),
   startsAt: IsoInstant,
   endsAt: IsoInstant.optional(),
-  subjects: z.array(z.string().regex(/^[A-Z]$/)).max(22).default([]),
+  subjects: z.array(ClcClass).max(22).default([]),
   capacity: z.number().int().positive().optional(),
 }).openapi('LibraryEventCreate');
 export const AttendanceBody = z.strictObject({

@@ -5,6 +5,7 @@ import { getPatron } from '../../patrons/patrons.js';
 import { CASE_KINDS, CaseQuery, CaseUpdate, caseEvents, getCase, listCases, openCase, updateCase } from '../../crm/cases.js';
 import { consentOf, patronProfile, patronTimeline, recommendationsOf } from '../../crm/profile.js';
 import { clearProfiling, erasePatron, exportPatron } from '../../crm/privacy.js';
+import { ClcClass } from '../../crm/services.js';
 import type { AppDeps } from '../app.js';
 import { audit, patronTarget } from '../audit.js';
 import { allow, staffOnly } from '../auth.js';
@@ -27,7 +28,7 @@ export const NeedBody = z.strictObject({
   kind: z.enum(['subject_alert', 'accessibility', 'other']),
   value: z.string().trim().min(1).max(200),
   note: z.string().trim().max(2000).optional(),
-}).refine((v) => v.kind !== 'subject_alert' || /^[A-Z]$/.test(v.value), { message: 'a subject alert names a CLC class letter (A–Z)', path: ['value'] }).openapi('NeedCreate');
+}).refine((v) => v.kind !== 'subject_alert' || ClcClass.safeParse(v.value).success, { message: 'a subject alert names a CLC top-level class letter', path: ['value'] }).openapi('NeedCreate');
 export const CommunicationBody = z.strictObject({
   at: IsoInstant.optional(),
   channel: z.enum(['email', 'phone', 'sms', 'in_person', 'messaging_app', 'in_app', 'letter']),
