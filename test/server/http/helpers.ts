@@ -12,7 +12,7 @@ import { createRecord } from '../../../server/catalogue/records.js';
 import { createItem, type ItemInput } from '../../../server/catalogue/items.js';
 import { insertPatron, type PatronInput } from '../../../server/patrons/patrons.js';
 import { REASONS, type ReasonCode } from '../../../server/circulation/reasons.js';
-import { createApp } from '../../../server/http/app.js';
+import { createApp, type AppDeps } from '../../../server/http/app.js';
 
 /** Monday 2 March 2026, 10:00 in Asia/Shanghai. */
 export const MONDAY_10H = '2026-03-02T02:00:00.000Z';
@@ -35,8 +35,9 @@ export interface Session { cookie: string; csrfToken: string; setCookie: string;
 /**
  * A library behind the HTTP API, on a real SQLite file in a temp dir: branches `main` (open Monday–Saturday)
  * and `east` (Monday–Friday), a fixed clock, the bus wired to circulation as the composition root does.
+ * `features` adds the features a suite needs (outreach, …) to the app, built on the same store and clock.
  */
-export function openApi(configOverrides: ConfigInput = {}, bus: EventBus = new EventBus()) {
+export function openApi(configOverrides: ConfigInput = {}, bus: EventBus = new EventBus(), features: (base: { db: Db; clock: ReturnType<typeof fixedClock> }) => Partial<AppDeps> = () => ({})) {
   const dir = mkdtempSync(join(tmpdir(), 'shelfsense-http-'));
   const db: Db = openDb(join(dir, 'shelfsense.db'));
   const clock = fixedClock(MONDAY_10H);
@@ -47,7 +48,7 @@ export function openApi(configOverrides: ConfigInput = {}, bus: EventBus = new E
   const circulation = new Circulation(db, clock);
   circulation.onEvent((e) => bus.emit('circulation', e));
   const config = loadConfig({ dataDir: dir, ...configOverrides }, {}, dir);
-  const app = createApp({ db, circulation, bus, config, clock });
+  const app = createApp({ db, circulation, bus, config, clock, ...features({ db, clock }) });
   let serial = 0;
 
   const api = {

@@ -1,10 +1,5 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { authenticate } from '../../../../server/http/auth.js';
-import { router } from '../../../../server/http/env.js';
-import { notFoundProblem, onProblem } from '../../../../server/http/problem.js';
-import { outreachRoutes } from '../../../../server/http/routes/outreach.js';
-import { API_BASE } from '../../../../server/http/types.js';
 import type { CampaignInput } from '../../../../server/crm/outreach/campaigns.js';
 import { OutreachFeature, type OutreachOptions } from '../../../../server/crm/outreach/outreach.js';
 import { openApi, type CallOptions } from '../../http/helpers.js';
@@ -16,35 +11,20 @@ export interface ConsentFlags { marketing?: 0 | 1; profiling?: 0 | 1; email?: 0 
 
 /**
  * A library (the HTTP suite's: branches main and east, a fixed clock at Monday 2 March 2026 10:00 in
- * Asia/Shanghai, a real SQLite file) with the outreach feature and its routes mounted the way app.ts
- * mounts a resource: same error handling, same authentication middleware. Sign-in goes through the
- * library's own app (the sessions are in the same database).
+ * Asia/Shanghai, a real SQLite file) whose app runs the outreach feature.
  */
 export function openOutreach(options: Partial<OutreachOptions> = {}) {
-  const api = openApi();
-  const outreach = new OutreachFeature({ db: api.db, clock: api.clock, secret: SECRET, publicUrl: PUBLIC_URL, sleep: async () => {}, ...options });
-  const deps = { db: api.db, circulation: api.circulation, bus: api.bus, config: api.config, clock: api.clock, outreach };
-  const app = router();
-  app.onError(onProblem);
-  app.notFound(notFoundProblem);
-  app.use(`${API_BASE}/*`, authenticate(deps));
-  app.route(API_BASE, outreachRoutes(deps));
+  let outreach!: OutreachFeature;
+  const api = openApi({}, undefined, ({ db, clock }) => {
+    outreach = new OutreachFeature({ db, clock, secret: SECRET, publicUrl: PUBLIC_URL, sleep: async () => {}, ...options });
+    return { outreach };
+  });
 
   const lib = {
-    ...api, outreach, outreachApp: app,
+    ...api, outreach,
 
-    /** One request to the outreach routes, as api.call does for the library's app. */
-    request(path: string, o: CallOptions = {}): Promise<Response> {
-      const headers: Record<string, string> = { ...o.headers };
-      if (o.body !== undefined) headers['Content-Type'] ??= 'application/json';
-      if (o.as) {
-        headers.Cookie = o.as.cookie;
-        if (o.csrf !== false) headers['X-CSRF-Token'] = typeof o.csrf === 'string' ? o.csrf : o.as.csrfToken;
-      }
-      const init: RequestInit = { method: o.method ?? (o.body !== undefined ? 'POST' : 'GET'), headers };
-      if (o.body !== undefined) init.body = typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
-      return Promise.resolve(app.request(`${API_BASE}${path}`, init, { incoming: { socket: { remoteAddress: '192.0.2.10' } } }));
-    },
+    /** One request through the library's app, which mounts the outreach routes as production does. */
+    request(path: string, o: CallOptions = {}): Promise<Response> { return api.call(path, o); },
 
     /** Sets a patron's consent row (unset flags: the migration's defaults, marketing off). */
     consent(patronId: number, f: ConsentFlags) {
