@@ -16,6 +16,7 @@ import type { Statement } from 'better-sqlite3';
 import { SIM_CAMERA_ID, simCameraPort } from '../../firmware-sim/cameras/port.js';
 import { DomainError } from '../errors.js';
 import type { Db } from '../store/db.js';
+import { audit } from '../store/audit.js';
 
 export const CAMERA_URL_FIELDS = ['snapshotUrl', 'mjpegUrl', 'hlsUrl'] as const;
 export type CameraUrlField = (typeof CAMERA_URL_FIELDS)[number];
@@ -104,10 +105,6 @@ export interface CameraInput {
 }
 export type CameraChange = Partial<Omit<CameraInput, 'id'>>;
 
-function audit(db: Db, at: Date, actor: string, action: string, id: string, detail: Record<string, unknown>) {
-  db.prepare('INSERT INTO audit_log (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)').run(at.toISOString(), actor, action, `device:${id}`, JSON.stringify(detail));
-}
-
 function row(db: Db, id: string): Row | undefined { return db.prepare('SELECT id, kind, branch_id, zone_id, name, config, created_at FROM device WHERE id = ?').get(id) as Row | undefined; }
 function cameraRow(db: Db, id: string): Row {
   const r = row(db, id);
@@ -154,7 +151,7 @@ export function createCamera(db: Db, input: CameraInput, actor: string, at: Date
   db.transaction(() => {
     db.prepare("INSERT INTO device (id, kind, branch_id, zone_id, name, role, config, created_at) VALUES (?, 'camera', ?, ?, ?, NULL, ?, ?)")
       .run(input.id, r.branchId, r.zoneId, input.name, JSON.stringify(r.config), at.toISOString());
-    audit(db, at, actor, 'device.camera.create', input.id, { zoneId: r.zoneId, branchId: r.branchId, fields: fieldsOf(input) });
+    audit(db, at, actor, 'device.camera.create', `device:${input.id}`, { zoneId: r.zoneId, branchId: r.branchId, fields: fieldsOf(input) });
   }).immediate();
   return toCamera(row(db, input.id)!);
 }
@@ -172,7 +169,7 @@ export function updateCamera(db: Db, id: string, change: CameraChange, actor: st
   }, change.branchId != null);
   db.transaction(() => {
     db.prepare('UPDATE device SET branch_id = ?, zone_id = ?, name = ?, config = ? WHERE id = ?').run(r.branchId, r.zoneId, r.config.name, JSON.stringify({ ...rest, ...r.config }), id);
-    audit(db, at, actor, 'device.camera.update', id, { zoneId: r.zoneId, branchId: r.branchId, fields: fieldsOf(change) });
+    audit(db, at, actor, 'device.camera.update', `device:${id}`, { zoneId: r.zoneId, branchId: r.branchId, fields: fieldsOf(change) });
   }).immediate();
   return { camera: toCamera(row(db, id)!), before };
 }
@@ -181,7 +178,7 @@ export function deleteCamera(db: Db, id: string, actor: string, at: Date): Camer
   const camera = toCamera(cameraRow(db, id));
   db.transaction(() => {
     db.prepare('DELETE FROM device WHERE id = ?').run(id);
-    audit(db, at, actor, 'device.camera.delete', id, { zoneId: camera.zoneId, branchId: camera.branchId });
+    audit(db, at, actor, 'device.camera.delete', `device:${id}`, { zoneId: camera.zoneId, branchId: camera.branchId });
   }).immediate();
   return camera;
 }

@@ -17,6 +17,7 @@ import { ZoneController, type ActuatorCommand, type ActuatorRole, type ActuatorS
 import { IntrusionGuard, type IntrusionEvent } from './intrusion.js';
 import { resolveProfile, type ProfileOverrides, type ZoneProfile, type ZoneProfileName } from './profiles.js';
 import { commandLog, logCommand, logCommandResult, overrides, ReadingStore, type CommandLogEntry, type IngestResult, type StoredReading } from './store.js';
+import { audit } from '../store/audit.js';
 
 export const ENV_ROLES = ['climate', 'light', 'smoke', 'water', 'motion', 'contact', 'beam', 'ac', 'ventilation', 'curtain', 'siren'] as const;
 export type EnvRole = (typeof ENV_ROLES)[number];
@@ -321,7 +322,7 @@ export class EnvironmentFeature {
   }
 
   private tx(body: () => void) { this.deps.db.transaction(body).immediate(); }
-  private audit(actor: string, action: string, target: string, detail: unknown) {
-    this.deps.db.prepare('INSERT INTO audit_log (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)').run(this.deps.clock.now().toISOString(), actor, action, target, JSON.stringify(detail));
+  private audit(actor: string, action: string, target: string, detail: Record<string, unknown>) {
+    audit(this.deps.db, this.deps.clock.now(), actor, action, target, detail);
   }
 }
