@@ -22,7 +22,7 @@ import { publishGatewayConfigs } from './devices/gateway-config.js';
 import { writeSimulatedTags } from './devices/sim-tags.js';
 import { EnvironmentFeature } from './environment/environment.js';
 import { writeSimulatedCameras } from './environment/cameras.js';
-import { smtpMailer } from './rfid/receipt.js';
+import { smtpMailer } from './mail.js';
 import { CrmFeature } from './crm/crm.js';
 import { unlinkReadingHistory } from './crm/privacy.js';
 import { OutreachFeature } from './crm/outreach/outreach.js';

@@ -20,6 +20,7 @@ import type { Transaction } from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
 import { DomainError } from '../errors.js';
 import { getSetting, type Db } from '../store/db.js';
+import type { Mailer } from '../mail.js';
 import { CameraIndex, type CameraView } from './cameras.js';
 
 export type AlarmKind = 'smoke' | 'water_leak' | 'intrusion' | 'tamper' | 'battery_low' | 'sensor_stale' | 'sensor_offline' | 'actuator_offline';
@@ -41,7 +42,6 @@ export const ALARM_RULES: Record<AlarmKind, { severity: AlarmSeverity; latched: 
 };
 export const MAX_SHELVE_MS = 24 * 3_600_000;
 
-export interface Mailer { send(to: string, subject: string, text: string): Promise<{ accepted: string[] }> }
 
 export interface Alarm {
   id: number; kind: AlarmKind; source: string; branchId: string | null; zoneId: string | null; deviceId: string | null;

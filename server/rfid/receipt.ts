@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type { KioskSessionView } from './kiosk.js';
 
 /** Display width of a string on a receipt printer: CJK and full-width characters take two columns. */
@@ -36,17 +35,4 @@ export function receiptText(s: KioskSessionView, library: string, timeZone: stri
   }
   lines.push(rule, '谢谢 Thank you');
   return `${lines.join('\n')}\n`;
-}
-
-export interface Mailer { send(to: string, subject: string, text: string): Promise<{ accepted: string[]; messageId: string }> }
-
-/** E-mail through an SMTP server (nodemailer); `smtpUrl` as smtp://user:pass@host:port. */
-export function smtpMailer(smtpUrl: string, from: string): Mailer {
-  const transport = nodemailer.createTransport(smtpUrl);
-  return {
-    async send(to, subject, text) {
-      const info = await transport.sendMail({ from, to, subject, text });
-      return { accepted: (info.accepted as (string | { address: string })[]).map((a) => (typeof a === 'string' ? a : a.address)), messageId: info.messageId };
-    },
-  };
 }

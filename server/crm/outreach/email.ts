@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import { smtpMailer } from '../../mail.js';
 import type { Channel, Delivery, OutgoingMessage } from './channel.js';
 
 export interface EmailChannelOptions {
@@ -21,19 +21,18 @@ interface SmtpError extends Error { code?: string; responseCode?: number; perman
  * is a permanent failure, anything else (4yz, no connection) a transient one.
  */
 export function emailChannel(options: EmailChannelOptions): Channel {
-  const transport = nodemailer.createTransport(options.smtpUrl);
+  const mailer = smtpMailer(options.smtpUrl, options.from);
   return {
     name: 'email',
     ratePerSecond: options.ratePerSecond ?? 5,
     address: (r) => r.email,
     async send(m: OutgoingMessage): Promise<Delivery> {
       try {
-        const info = await transport.sendMail({
-          from: options.from, to: m.to, subject: m.subject, text: m.text, textEncoding: 'base64',
+        const info = await mailer.send(m.to, m.subject, m.text, {
+          textEncoding: 'base64',
           headers: { 'List-Unsubscribe': `<${m.unsubscribeUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
         });
-        const accepted = (info.accepted as (string | { address: string })[]).map((a) => (typeof a === 'string' ? a : a.address).toLowerCase());
-        if (!accepted.includes(m.to.toLowerCase())) return { accepted: false, permanent: true, error: `the SMTP server did not accept ${m.to}: ${info.response}` };
+        if (!info.accepted.some((a) => a.toLowerCase() === m.to.toLowerCase())) return { accepted: false, permanent: true, error: `the SMTP server did not accept ${m.to}: ${info.response}` };
         return { accepted: true, ref: info.messageId ?? null };
       } catch (e) {
         const err = e as SmtpError;
@@ -41,6 +40,6 @@ export function emailChannel(options: EmailChannelOptions): Channel {
         return { accepted: false, permanent, error: `${err.code ? `${err.code}: ` : ''}${err.message}` };
       }
     },
-    close: () => transport.close(),
+    close: () => mailer.close?.(),
   };
 }

@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getSetting } from '../../store/db.js';
 import { RfidError } from '../../rfid/errors.js';
-import { receiptText, smtpMailer } from '../../rfid/receipt.js';
+import { receiptText } from '../../rfid/receipt.js';
+import { smtpMailer } from '../../mail.js';
 import type { ReaderInfo } from '../../rfid/directory.js';
 import type { AppDeps } from '../app.js';
 import { allow, staffOnly } from '../auth.js';
@@ -23,6 +24,8 @@ const toProblem = (e: unknown) => (e instanceof RfidError ? new HttpProblem(e.st
  */
 export function rfidRoutes(deps: AppDeps) {
   const { db } = deps;
+  // One SMTP transport for the receipts, made with the routes, not one per receipt.
+  const mailer = deps.config.mail.smtpUrl ? smtpMailer(deps.config.mail.smtpUrl, deps.config.mail.from) : null;
   const app = router();
   const staff = { security: SESSION, middleware: staffOnly() };
   const staffOrKiosk = { security: SESSION_OR_DEVICE, middleware: allow('admin', 'librarian', 'kiosk') };
@@ -104,14 +107,13 @@ export function rfidRoutes(deps: AppDeps) {
     responses: { 200: ok(z.object({ sentTo: z.string(), messageId: z.string() }), 'accepted by the mail server'), ...problems(400, 401, 403, 404, 409, 502, 503) },
   }), async (c) => {
     const s = sessionFor(c.get('principal') as Principal, c.req.valid('param').id);
-    const smtpUrl = deps.config.mail.smtpUrl;
-    if (!smtpUrl) throw new HttpProblem(503, 'MAIL_NOT_CONFIGURED', 'no SMTP server is configured (mail.smtpUrl)');
+    if (!mailer) throw new HttpProblem(503, 'MAIL_NOT_CONFIGURED', 'no SMTP server is configured (mail.smtpUrl)');
     const email = s.patron ? (db.prepare('SELECT email FROM patron WHERE id = ?').get(s.patron.id) as { email: string | null } | undefined)?.email : null;
     if (!email) throw new HttpProblem(409, 'NO_EMAIL_ON_FILE', 'the patron has no e-mail address on file');
     try {
-      const sent = await smtpMailer(smtpUrl, deps.config.mail.from).send(email, '借阅凭条 Loan receipt', receiptOf(s));
+      const sent = await mailer.send(email, '借阅凭条 Loan receipt', receiptOf(s));
       if (!sent.accepted.includes(email)) throw new Error(`the mail server did not accept ${email}`);
-      return c.json({ sentTo: email, messageId: sent.messageId }, 200);
+      return c.json({ sentTo: email, messageId: sent.messageId ?? '' }, 200);
     } catch (e) {
       throw new HttpProblem(502, 'MAIL_NOT_SENT', `the receipt was not sent: ${e instanceof Error ? e.message : e}`);
     }

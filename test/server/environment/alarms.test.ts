@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../server/clock.js';
-import { AlarmBook, type AlarmChange, type Mailer } from '../../../server/environment/alarms.js';
-import { smtpMailer } from '../../../server/rfid/receipt.js';
+import { AlarmBook, type AlarmChange } from '../../../server/environment/alarms.js';
+import { smtpMailer, type Mailer } from '../../../server/mail.js';
 import { openDb, setSetting, type Db } from '../../../server/store/db.js';
 
 const START = '2026-07-15T06:00:00.000Z';
