@@ -146,16 +146,21 @@ async function server(url: string) {
 
 const online = (rt: GatewayRuntime, ...ids: string[]) => () => ids.every((id) => rt.readers.reader(id)?.isOnline === true);
 
+/** A broker, the server's side, the retained configuration, and a started gateway with both readers online. */
+async function startedGateway(dir = dataDir()) {
+  const b = await broker();
+  const srv = await server(b.url);
+  await srv.publishConfig(config());
+  const bench = new Bench();
+  const rt = runtime(b.url, dir, bench);
+  await rt.start();
+  await until('both readers online', online(rt, KIOSK, GATE));
+  return { b, srv, bench, rt, dir };
+}
+
 describe('GatewayRuntime', () => {
   it('given a retained configuration, when the gateway starts, then it opens the readers and publishes tag events with unique ids', async () => {
-    const b = await broker();
-    const srv = await server(b.url);
-    await srv.publishConfig(config());
-    const bench = new Bench();
-    const rt = runtime(b.url, dataDir(), bench);
-
-    await rt.start();
-    await until('both readers online', online(rt, KIOSK, GATE));
+    const { srv, bench, rt } = await startedGateway();
     expect(Object.fromEntries(bench.opens)).toEqual({ [KIOSK]: 1, [GATE]: 1 });
     expect(rt.current?.readers).toEqual(READERS);
 
@@ -179,13 +184,7 @@ describe('GatewayRuntime', () => {
   });
 
   it('given a tag on a reader, when the server sends rfid.writeSecurity, then the answer is ok with the state read back', async () => {
-    const b = await broker();
-    const srv = await server(b.url);
-    await srv.publishConfig(config());
-    const bench = new Bench();
-    const rt = runtime(b.url, dataDir(), bench);
-    await rt.start();
-    await until('both readers online', online(rt, KIOSK, GATE));
+    const { srv, bench, rt } = await startedGateway();
     const book = bench.place(KIOSK, { uid: BOOK, item: '30001', afi: AFI_IN_STOCK, eas: true });
     const dvd = bench.place(GATE, { uid: DVD, item: '30002', afi: AFI_IN_STOCK, eas: true }, 2);
     await until('two enter events', () => srv.tagEvents.length === 2);
@@ -200,13 +199,7 @@ describe('GatewayRuntime', () => {
   });
 
   it('given bad parameters or an unknown reader, when rfid.writeSecurity arrives, then it is answered with an error code and nothing is written', async () => {
-    const b = await broker();
-    const srv = await server(b.url);
-    await srv.publishConfig(config());
-    const bench = new Bench();
-    const rt = runtime(b.url, dataDir(), bench);
-    await rt.start();
-    await until('both readers online', online(rt, KIOSK, GATE));
+    const { srv, bench, rt } = await startedGateway();
     const book = bench.place(KIOSK, { uid: BOOK, item: '30001', afi: AFI_IN_STOCK, eas: true });
     await until('the enter event', () => srv.tagEvents.length === 1);
 
