@@ -147,15 +147,15 @@ async function server(url: string) {
 const online = (rt: GatewayRuntime, ...ids: string[]) => () => ids.every((id) => rt.readers.reader(id)?.isOnline === true);
 
 /** A broker, the server's side, the retained configuration, and a started gateway with both readers online. */
-async function startedGateway(dir = dataDir()) {
+async function startedGateway() {
   const b = await broker();
   const srv = await server(b.url);
   await srv.publishConfig(config());
   const bench = new Bench();
-  const rt = runtime(b.url, dir, bench);
+  const rt = runtime(b.url, dataDir(), bench);
   await rt.start();
   await until('both readers online', online(rt, KIOSK, GATE));
-  return { b, srv, bench, rt, dir };
+  return { srv, bench, rt };
 }
 
 describe('GatewayRuntime', () => {
