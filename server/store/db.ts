@@ -76,56 +76,100 @@ export function setSetting(db: Db, key: string, value: unknown): void {
     .run(key, JSON.stringify(value));
 }
 
+/** The WAL restart of each writer connection that has a checkpointer (see afterWrites). */
+const restarters = new WeakMap<Db, () => void>();
+
+/**
+ * For a writer that has just committed: restarts the WAL now if its checkpointer is waiting for that,
+ * while there is least to copy. Cheap when not (one atomic read).
+ */
+export function afterWrites(db: Db): void {
+  restarters.get(db)?.();
+}
+
 const CHECKPOINTER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { statSync } = require('node:fs');
 const Database = require(workerData.module);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
-const wal = workerData.file + '-wal';
+const frameBytes = db.pragma('page_size', { simple: true }) + 24;
+// flag[0] = 1: a WAL restart is wanted. Until the writer has done it (and set 0) this thread stays
+// out of its way: a checkpoint running here holds the checkpoint lock, and the writer's restart would
+// find it busy every time under a steady stream.
+const flag = new Int32Array(workerData.flag);
 const timer = setInterval(() => {
+  if (Atomics.load(flag, 0) === 1) return;
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    let pass = db.pragma('wal_checkpoint(PASSIVE)')[0];
     // Under a steady stream of writes a passive checkpoint never catches up with the writer, and the
-    // WAL only grows. Past the limit the writer is asked to restart it (it holds the write lock).
-    let size = 0;
-    try { size = statSync(wal).size; } catch {}
-    if (size > workerData.walLimitBytes) parentPort.postMessage({ over: size });
+    // WAL only grows. Past the limit the writer is asked to restart it (it holds the write lock); a
+    // few more passes first leave it only the frames written since the last one to copy. (The size of
+    // what the WAL holds, not of its file, which a restart leaves as it was.)
+    const size = pass.log * frameBytes;
+    if (size > workerData.walLimitBytes) {
+      for (let i = 0; i < 12 && pass.log - pass.checkpointed > 128; i++) pass = db.pragma('wal_checkpoint(PASSIVE)')[0];
+      Atomics.store(flag, 0, 1);
+      parentPort.postMessage({ over: size });
+    }
   } catch (e) { parentPort.postMessage({ error: String(e && e.message) }); }
 }, workerData.intervalMs);
-parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.close(); process.exit(0); } });
+parentPort.on('message', (m) => {
+  if (m === 'stop') { clearInterval(timer); db.close(); process.exit(0); }
+});
 `;
 
 /**
  * Copies the WAL back into the database from a worker thread, so no circulation operation pays for a
  * checkpoint's disk flush (openDb turns SQLite's automatic checkpoint off; call this for a server).
- * The WAL is kept near `walLimitBytes`: past it, the writer's connection (`writer`) restarts it.
+ * The WAL is kept near `walLimitBytes`: past it, the worker pauses and the writer's connection
+ * (`writer`) restarts the log, copying only the frames written since the worker's last pass: at once
+ * when the writer next calls afterWrites (the group commit does, after each commit), else when the
+ * worker's message arrives (later, with more frames to copy, on a busy event loop). The
+ * file is kept at its size and written over from the start (cheaper than growing it again), and cut
+ * back only if it grew to twice the limit.
  */
 export function startCheckpointer(file: string, opts: { writer?: Db; intervalMs?: number; walLimitBytes?: number } = {}): { stop(): Promise<void> } {
+  // Each restart stalls the writer while it copies what the worker has not yet (tens of ms under full
+  // load, when the writer writes about as fast as a checkpoint copies): a larger WAL means fewer of them.
+  const walLimitBytes = opts.walLimitBytes ?? 256 * 1024 * 1024;
+  const flag = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(CHECKPOINTER_SOURCE, {
-    eval: true, workerData: { file, intervalMs: opts.intervalMs ?? 200, walLimitBytes: opts.walLimitBytes ?? 64 * 1024 * 1024, module: require.resolve('better-sqlite3') },
+    eval: true, workerData: { file, intervalMs: opts.intervalMs ?? 200, walLimitBytes, flag: flag.buffer, module: require.resolve('better-sqlite3') },
   });
-  worker.on('message', (m: { over?: number; error?: string }) => {
-    if (m.error) console.error(`checkpoint: ${m.error}`);
-    // The passive checkpoints copied nearly everything already: what is left is short, then the WAL starts over.
-    if (m.over && opts.writer?.open) {
+  // A WAL restarted at the limit has grown a little past it; cutting it back to the limit would only
+  // make the next writes grow the file again (twice the cost of writing over it).
+  opts.writer?.pragma(`journal_size_limit = ${2 * walLimitBytes}`);
+  const restartIfWanted = () => {
+    if (Atomics.load(flag, 0) !== 1) return;
+    if (opts.writer?.open && !opts.writer.inTransaction) {
       // Never wait on the writer's thread: a reader holding an old snapshot (a backup, the CRM worker)
       // would block the event loop for the busy timeout. A restart that cannot happen now returns busy
-      // at once and is asked for again by the next message.
+      // at once and is asked for again after the worker's next pass.
       const writer = opts.writer;
       const timeout = writer.pragma('busy_timeout', { simple: true }) as number;
       try {
         writer.pragma('busy_timeout = 0');
-        writer.pragma('wal_checkpoint(TRUNCATE)');
+        writer.pragma('wal_checkpoint(RESTART)');
       } catch (e) {
         console.error(`checkpoint: ${e instanceof Error ? e.message : e}`);
       } finally {
         writer.pragma(`busy_timeout = ${timeout}`);
       }
+    } else if (opts.writer?.inTransaction) {
+      return; // asked again after this transaction
     }
+    Atomics.store(flag, 0, 0);
+  };
+  if (opts.writer) restarters.set(opts.writer, restartIfWanted);
+  worker.on('message', (m: { over?: number; error?: string }) => {
+    if (m.error) console.error(`checkpoint: ${m.error}`);
+    if (m.over) restartIfWanted();
   });
   worker.unref();
   return {
-    stop: () => new Promise<void>((resolve) => { worker.ref(); worker.once('exit', () => resolve()); worker.postMessage('stop'); }),
+    stop: () => new Promise<void>((resolve) => {
+      if (opts.writer) restarters.delete(opts.writer);
+      worker.ref(); worker.once('exit', () => resolve()); worker.postMessage('stop');
+    }),
   };
 }
