@@ -17,15 +17,21 @@ interface Round { pairsPerS: number; checkoutMs?: Float64Array }
 
 /**
  * Checkout+checkin pairs through the circulation core on one process, against the bare SQL writes one
- * pair performs (same statements, same transactions, same pragmas), on the same 100k-item database.
+ * pair performs (same statements, same transactions, same pragmas), on the same 100k-item database,
+ * two ways:
+ * - concurrent (the headline figures): `BENCH_CIRC_CLIENTS` clients (kiosks, desks, terminals) at once,
+ *   each lending and returning its own items, through the core's group commit as the server's channels
+ *   use it; the bare SQL pairs go through the same group commit, in the same savepoints;
+ * - sequential: one client, each operation its own transaction (what one kiosk alone sees).
  */
 const suite: BenchSuite = {
   name: 'circulation',
-  summary: 'checkout+checkin pairs through the circulation core vs the bare SQL writes, 100k items / 20k patrons',
+  summary: 'checkout+checkin pairs through the circulation core vs the bare SQL writes, 100k items / 20k patrons, concurrent and sequential',
   async run(log) {
     const seed = env('BENCH_SEED', 20260302);
     const pairs = env('BENCH_CIRC_PAIRS', 4000);
     const rounds = env('BENCH_ROUNDS', 5);
+    const clients = env('BENCH_CIRC_CLIENTS', 32);
     const dir = mkdtempSync(join(tmpdir(), 'shelfsense-bench-circ-'));
     // The server's store: WAL, synchronous NORMAL, checkpoints in a worker thread.
     const db = openDb(join(dir, 'library.db'), { autoCheckpoint: false });
@@ -37,28 +43,41 @@ const suite: BenchSuite = {
       log(`built ${SIZE.items} items, ${SIZE.patrons} patrons, ${SIZE.openLoans} open loans in ${buildS.toFixed(2)} s; ${lib.lendable.length} lendable`);
 
       const clock = fixedClock(START);
-      const core = coreRunner(db, lib, clock, seed);
-      const sql = sqlRunner(db, lib, clock, seed);
-      core(Math.min(pairs, 1000)); // warm-up: JIT, page cache, statement caches
+      const circ = new Circulation(db, clock);
+      const core = coreRunner(circ, lib, clock, seed);
+      const sql = sqlRunner(db, circ, lib, clock, seed);
+      await core.sequential(Math.min(pairs, 1000)); // warm-up: JIT, page cache, statement caches
       sql.calibrate();
-      sql.run(Math.min(pairs, 1000));
+      await sql.sequential(Math.min(pairs, 1000));
+      await core.concurrent(Math.min(pairs, 1000), clients);
+      await sql.concurrent(Math.min(pairs, 1000), clients);
 
-      const coreRounds: Round[] = [];
-      const sqlRounds: Round[] = [];
+      const seq = { core: [] as Round[], sql: [] as Round[] };
+      const con = { core: [] as Round[], sql: [] as Round[] };
       for (let i = 0; i < rounds; i++) {
-        coreRounds.push(core(pairs));
-        sqlRounds.push(sql.run(pairs));
-        log(`round ${i + 1}/${rounds}: core ${Math.round(coreRounds[i]!.pairsPerS)} pairs/s, bare SQL ${Math.round(sqlRounds[i]!.pairsPerS)} pairs/s`);
+        con.core.push(await core.concurrent(pairs, clients));
+        con.sql.push(await sql.concurrent(pairs, clients));
+        seq.core.push(await core.sequential(pairs));
+        seq.sql.push(await sql.sequential(pairs));
+        const r = (x: Round[]) => Math.round(x[i]!.pairsPerS);
+        log(`round ${i + 1}/${rounds}: ${clients} clients: core ${r(con.core)} pairs/s, bare SQL ${r(con.sql)}; one client: core ${r(seq.core)}, bare SQL ${r(seq.sql)}`);
       }
-      const pairsPerS = median(coreRounds.map((r) => r.pairsPerS));
-      const sqlPairsPerS = median(sqlRounds.map((r) => r.pairsPerS));
+      const rate = (x: Round[]) => median(x.map((r) => r.pairsPerS));
       const ms = (x: number) => Math.round(x * 1000) / 1000;
+      const pct = (x: Round[], p: number) => ms(median(x.map((r) => percentile(Array.from(r.checkoutMs!), p))));
+      const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
       return {
-        pairs_per_s: { value: Math.round(pairsPerS), unit: 'pairs/s' },
-        checkout_p50_ms: { value: ms(median(coreRounds.map((r) => percentile(Array.from(r.checkoutMs!), 50)))), unit: 'ms' },
-        checkout_p99_ms: { value: ms(median(coreRounds.map((r) => percentile(Array.from(r.checkoutMs!), 99)))), unit: 'ms' },
-        sql_pairs_per_s: { value: Math.round(sqlPairsPerS), unit: 'pairs/s' },
-        ratio_to_sql: { value: Math.round((pairsPerS / sqlPairsPerS) * 100) / 100, unit: 'ratio' },
+        pairs_per_s: { value: Math.round(rate(con.core)), unit: 'pairs/s' },
+        checkout_p50_ms: { value: pct(con.core, 50), unit: 'ms' },
+        checkout_p99_ms: { value: pct(con.core, 99), unit: 'ms' },
+        sql_pairs_per_s: { value: Math.round(rate(con.sql)), unit: 'pairs/s' },
+        ratio_to_sql: { value: ratio(rate(con.core), rate(con.sql)), unit: 'ratio' },
+        clients: { value: clients, unit: 'clients' },
+        sequential_pairs_per_s: { value: Math.round(rate(seq.core)), unit: 'pairs/s' },
+        sequential_checkout_p50_ms: { value: pct(seq.core, 50), unit: 'ms' },
+        sequential_checkout_p99_ms: { value: pct(seq.core, 99), unit: 'ms' },
+        sequential_sql_pairs_per_s: { value: Math.round(rate(seq.sql)), unit: 'pairs/s' },
+        sequential_ratio_to_sql: { value: ratio(rate(seq.core), rate(seq.sql)), unit: 'ratio' },
         build_s: { value: Math.round(buildS * 100) / 100, unit: 's' },
       };
     } finally {
@@ -70,38 +89,77 @@ const suite: BenchSuite = {
 };
 export default suite;
 
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Runs `n` pairs as `clients` loops at once, each drawing its own items (no item is in two loops at
+ * once), or, with one client, in a plain loop that lets the event loop turn every 100 pairs as a
+ * server's does between requests (the checkpointer's messages are heard there).
+ */
+async function drive(n: number, clients: number, lendable: BuiltLibrary['lendable'], r: () => number,
+  pair: (item: BuiltLibrary['lendable'][number], i: number) => Promise<number> | number): Promise<Round> {
+  const checkoutMs = new Float64Array(n);
+  const started = performance.now();
+  if (clients <= 1) {
+    for (let i = 0; i < n; i++) {
+      checkoutMs[i] = await pair(lendable[Math.floor(r() * lendable.length)]!, i);
+      if (i % 100 === 99) await yieldTurn();
+    }
+  } else {
+    const per = Math.floor(lendable.length / clients);
+    let next = 0;
+    await Promise.all(Array.from({ length: clients }, async (_, c) => {
+      const own = lendable.slice(c * per, (c + 1) * per);
+      for (let i = next++; i < n; i = next++) checkoutMs[i] = await pair(own[Math.floor(r() * own.length)]!, i);
+    }));
+  }
+  return { pairsPerS: n / ((performance.now() - started) / 1000), checkoutMs };
+}
+
 /** Pairs through the core as a kiosk sends them: card and barcode, a transaction id on every operation. */
-function coreRunner(db: Db, lib: BuiltLibrary, clock: ReturnType<typeof fixedClock>, seed: number) {
-  const circ = new Circulation(db, clock);
+function coreRunner(circ: Circulation, lib: BuiltLibrary, clock: ReturnType<typeof fixedClock>, seed: number) {
   const r = rng(seed + 1);
   const kiosk: OpContext = { channel: 'kiosk', branchId: 'main', actor: 'kiosk-main-1' };
   let txn = 0;
-  return (n: number): Round => {
-    const checkoutMs = new Float64Array(n);
-    const started = performance.now();
-    for (let i = 0; i < n; i++) {
-      const item = lib.lendable[Math.floor(r() * lib.lendable.length)]!;
-      const patron = lib.patrons[Math.floor(r() * lib.patrons.length)]!;
-      txn++;
+  const checkout = (item: BuiltLibrary['lendable'][number], patron: BuiltLibrary['patrons'][number], id: number) => {
+    const out = circ.checkout({ cardNumber: patron.card_number }, { barcode: item.barcode }, { ...kiosk, txnId: `co-${id}` });
+    if (!out.ok) throw new Error(`checkout of ${item.barcode} by ${patron.card_number} refused: ${out.code}`);
+  };
+  // Returned at its home branch's returns slot, so it is reshelved and the library stays as it was.
+  const checkin = (item: BuiltLibrary['lendable'][number], id: number) => {
+    const back = circ.checkin({ barcode: item.barcode }, { channel: 'kiosk', branchId: item.home_branch, actor: 'returns-1', txnId: `ci-${id}` });
+    if (!back.ok) throw new Error(`checkin of ${item.barcode} refused: ${back.code}`);
+    clock.advance(10);
+  };
+  const patron = () => lib.patrons[Math.floor(r() * lib.patrons.length)]!;
+  return {
+    sequential: (n: number) => drive(n, 1, lib.lendable, r, (item) => {
+      const id = ++txn;
       const t = performance.now();
-      const out = circ.checkout({ cardNumber: patron.card_number }, { barcode: item.barcode }, { ...kiosk, txnId: `co-${txn}` });
-      checkoutMs[i] = performance.now() - t;
-      if (!out.ok) throw new Error(`checkout of ${item.barcode} by ${patron.card_number} refused: ${out.code}`);
-      // Returned at its home branch's returns slot, so it is reshelved and the library stays as it was.
-      const back = circ.checkin({ barcode: item.barcode }, { channel: 'kiosk', branchId: item.home_branch, actor: 'returns-1', txnId: `ci-${txn}` });
-      if (!back.ok) throw new Error(`checkin of ${item.barcode} refused: ${back.code}`);
-      clock.advance(1000);
-    }
-    return { pairsPerS: n / ((performance.now() - started) / 1000), checkoutMs };
+      checkout(item, patron(), id);
+      const ms = performance.now() - t;
+      checkin(item, id);
+      return ms;
+    }),
+    concurrent: (n: number, clients: number) => drive(n, clients, lib.lendable, r, async (item) => {
+      const id = ++txn;
+      const p = patron();
+      const t = performance.now();
+      await circ.write(() => checkout(item, p, id));
+      const ms = performance.now() - t;
+      await circ.write(() => checkin(item, id));
+      return ms;
+    }),
   };
 }
 
 /**
  * The writes one pair makes, without the domain logic: checkout = INSERT loan, UPDATE item, INSERT
  * circ_event, INSERT client_txn in one immediate transaction; checkin = UPDATE loan, UPDATE item,
- * INSERT circ_event, INSERT client_txn in another. Payloads as long as the core's own.
+ * INSERT circ_event, INSERT client_txn in another. Payloads as long as the core's own. Concurrent pairs
+ * go through the core's group commit like the core's own.
  */
-function sqlRunner(db: Db, lib: BuiltLibrary, clock: ReturnType<typeof fixedClock>, seed: number) {
+function sqlRunner(db: Db, circ: Circulation, lib: BuiltLibrary, clock: ReturnType<typeof fixedClock>, seed: number) {
   const insertLoan = db.prepare('INSERT INTO loan (item_id, patron_id, branch_id, checked_out_at, due_at, channel) VALUES (?, ?, ?, ?, ?, ?)');
   const closeLoan = db.prepare('UPDATE loan SET closed_at = ?, close_reason = ?, return_branch = ? WHERE id = ?');
   const setItem = db.prepare('UPDATE item SET status = ?, current_branch = ?, transit_to = ?, updated_at = ? WHERE id = ?');
@@ -126,6 +184,11 @@ function sqlRunner(db: Db, lib: BuiltLibrary, clock: ReturnType<typeof fixedCloc
     insertTxn.run(txnId, 'checkin', payload.checkinResult, ts);
   });
   let txn = 0;
+  const next = () => {
+    const now = clock.now();
+    clock.advance(10);
+    return { patron: lib.patrons[Math.floor(r() * lib.patrons.length)]!, ts: now.toISOString(), dueAt: new Date(now.getTime() + 28 * 86_400_000).toISOString(), id: ++txn };
+  };
   return {
     /** Takes the payload lengths from what the core stored during its warm-up. */
     calibrate() {
@@ -135,19 +198,21 @@ function sqlRunner(db: Db, lib: BuiltLibrary, clock: ReturnType<typeof fixedCloc
       payload.checkoutDetail = filler(avg("SELECT avg(length(detail)) FROM circ_event WHERE op = 'checkout'"));
       payload.checkinDetail = filler(avg("SELECT avg(length(detail)) FROM circ_event WHERE op = 'checkin'"));
     },
-    run(n: number): Round {
-      const started = performance.now();
-      for (let i = 0; i < n; i++) {
-        const item = lib.lendable[Math.floor(r() * lib.lendable.length)]!;
-        const patron = lib.patrons[Math.floor(r() * lib.patrons.length)]!;
-        txn++;
-        const now = clock.now();
-        const ts = now.toISOString();
-        const loanId = checkout.immediate(item.id, patron.id, ts, new Date(now.getTime() + 28 * 86_400_000).toISOString(), `sql-co-${txn}`);
-        checkin.immediate(item.id, patron.id, loanId, item.home_branch, ts, `sql-ci-${txn}`);
-        clock.advance(1000);
-      }
-      return { pairsPerS: n / ((performance.now() - started) / 1000) };
-    },
+    sequential: (n: number) => drive(n, 1, lib.lendable, r, (item) => {
+      const { patron, ts, dueAt, id } = next();
+      const t = performance.now();
+      const loanId = checkout.immediate(item.id, patron.id, ts, dueAt, `sql-co-${id}`);
+      const ms = performance.now() - t;
+      checkin.immediate(item.id, patron.id, loanId, item.home_branch, ts, `sql-ci-${id}`);
+      return ms;
+    }),
+    concurrent: (n: number, clients: number) => drive(n, clients, lib.lendable, r, async (item) => {
+      const { patron, ts, dueAt, id } = next();
+      const t = performance.now();
+      const loanId = await circ.write(() => checkout.immediate(item.id, patron.id, ts, dueAt, `sql-co-${id}`));
+      const ms = performance.now() - t;
+      await circ.write(() => checkin.immediate(item.id, patron.id, loanId, item.home_branch, ts, `sql-ci-${id}`));
+      return ms;
+    }),
   };
 }

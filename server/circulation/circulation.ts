@@ -1,6 +1,6 @@
 import type { Statement, Transaction } from 'better-sqlite3';
 import type { Db } from '../store/db.js';
-import { getSetting } from '../store/db.js';
+import { afterWrites, getSetting } from '../store/db.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { ItemRow } from '../catalogue/items.js';
@@ -85,6 +85,10 @@ export interface CircEvent {
 interface LoanRow { id: number; item_id: number; patron_id: number | null; branch_id: string; checked_out_at: string; due_at: string; renewals: number; closed_at: string | null }
 interface HoldRow { id: number; record_id: number; patron_id: number; pickup_branch: string; item_id: number | null; status: string; placed_at: string; expires_at: string | null; pickup_deadline: string | null }
 
+interface Job { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }
+/** The most operations one group commit holds. */
+const MAX_GROUP = 64;
+
 /** Ties an operation's outcome to the subjects the event log records. */
 interface Outcome<T> { result: Result<T>; patronId?: number | null; itemId?: number | null; loanId?: number | null; holdId?: number | null; detail?: Record<string, unknown> }
 
@@ -101,16 +105,48 @@ export const refusal = (code: ReasonCode, detail?: Record<string, unknown>): Ref
 
 const ACTIVE_HOLD = "status IN ('waiting', 'in_transit', 'ready')";
 
-/** A patron as circulation sees one: the record, plus the extras of the patron's active CRM services. */
-type CircPatron = PatronRow & { extra_days: number; extra_loans: number };
-const PATRON_WITH_EXTRAS = `SELECT p.*, coalesce(x.extra_days, 0) AS extra_days, coalesce(x.extra_loans, 0) AS extra_loans
+/**
+ * A patron as circulation sees one: the columns its rules read, plus the extras of the patron's active
+ * CRM services. Operations read only these (a whole row costs several times as much to fetch);
+ * adapters that need the rest ask findPatron.
+ */
+type CircPatron = Pick<PatronRow, 'id' | 'card_number' | 'name' | 'category' | 'expiry_date' | 'blocked_reason' | 'card_lost'>
+  & { extra_days: number; extra_loans: number };
+const PATRON_WITH_EXTRAS = `SELECT p.id, p.card_number, p.name, p.category, p.expiry_date, p.blocked_reason, p.card_lost,
+  coalesce(x.extra_days, 0) AS extra_days, coalesce(x.extra_loans, 0) AS extra_loans
   FROM patron p LEFT JOIN patron_policy_extra x ON x.patron_id = p.id`;
+/** An item as circulation sees one: what its rules and results read, and the title. */
+type CircItem = Pick<ItemRow, 'id' | 'record_id' | 'barcode' | 'home_branch' | 'current_branch' | 'location' | 'call_number' | 'item_type'
+  | 'status' | 'transit_to' | 'price_cents'> & { title: string };
+const CIRC_ITEM = `SELECT item.id, item.record_id, item.barcode, item.home_branch, item.current_branch, item.location, item.call_number,
+  item.item_type, item.status, item.transit_to, item.price_cents, record.title FROM item JOIN record ON record.id = item.record_id`;
+const LOAN_COLUMNS = 'id, item_id, patron_id, branch_id, checked_out_at, due_at, renewals, closed_at';
+/**
+ * An item as an operation starts from: the item, its open loan if any (l_*), whether a hold is trapped
+ * on it, and whether its title has any active hold, in one statement; the holds themselves are read
+ * only when there are some.
+ */
+type ItemState = CircItem & {
+  l_id: number | null; l_patron_id: number | null; l_branch_id: string | null; l_checked_out_at: string | null; l_due_at: string | null;
+  l_renewals: number | null; held: 0 | 1; record_holds: 0 | 1;
+};
+const ITEM_STATE = `SELECT item.id, item.record_id, item.barcode, item.home_branch, item.current_branch, item.location, item.call_number,
+  item.item_type, item.status, item.transit_to, item.price_cents, record.title,
+  loan.id AS l_id, loan.patron_id AS l_patron_id, loan.branch_id AS l_branch_id, loan.checked_out_at AS l_checked_out_at,
+  loan.due_at AS l_due_at, loan.renewals AS l_renewals,
+  EXISTS (SELECT 1 FROM hold WHERE hold.item_id = item.id AND hold.status IN ('in_transit', 'ready')) AS held,
+  EXISTS (SELECT 1 FROM hold WHERE hold.record_id = item.record_id AND hold.${ACTIVE_HOLD}) AS record_holds
+  FROM item JOIN record ON record.id = item.record_id LEFT JOIN loan ON loan.item_id = item.id AND loan.closed_at IS NULL`;
+const openLoanOf = (i: ItemState): LoanRow | undefined => i.l_id === null ? undefined : {
+  id: i.l_id, item_id: i.id, patron_id: i.l_patron_id, branch_id: i.l_branch_id!, checked_out_at: i.l_checked_out_at!, due_at: i.l_due_at!,
+  renewals: i.l_renewals!, closed_at: null,
+};
 
 const toLoanView = (l: LoanRow, item: { barcode: string; record_id: number; title: string }): LoanView => ({
   id: l.id, itemId: l.item_id, barcode: item.barcode, recordId: item.record_id, title: item.title, patronId: l.patron_id, branchId: l.branch_id,
   checkedOutAt: l.checked_out_at, dueAt: l.due_at, renewals: l.renewals, closedAt: l.closed_at,
 });
-const toItemBrief = (r: ItemRow & { title: string }): ItemBrief =>
+const toItemBrief = (r: CircItem): ItemBrief =>
   ({ id: r.id, barcode: r.barcode, recordId: r.record_id, title: r.title, status: r.status, location: r.location, callNumber: r.call_number });
 
 /**
@@ -129,6 +165,15 @@ export class Circulation {
   private readonly tx: Transaction<(body: () => unknown) => unknown>;
   /** Branches seen to exist; a branch referenced by loans and items cannot be deleted. */
   private readonly knownBranches = new Set<string>();
+  /** Operations waiting for the next group commit (see write). */
+  private readonly queue: Job[] = [];
+  private flushScheduled = false;
+  /** While a group commit is being written: the events it logged, announced once it has committed. */
+  private deferred: CircEvent[] | null = null;
+  /** A group-commit caller's savepoint was just opened and no operation has used it yet. */
+  private spareSavepoint = false;
+  /** An operation that ran in its caller's savepoint failed part-way: that caller fails, whatever it did next. */
+  private brokenOperation: { error: unknown } | null = null;
 
   constructor(private readonly db: Db, private readonly clock: Clock = systemClock) {
     this.calendars = new Calendars(db, getSetting(db, 'time_zone', 'UTC'), getSetting<DueDateStrategy>(db, 'due_date_strategy', 'next_open_day'));
@@ -159,6 +204,80 @@ export class Circulation {
     return p ? this.patronPolicy(branchId, p, itemType) : null;
   }
 
+  /**
+   * Group commit: runs `fn` (which calls operations, and may read what it decides on) together with
+   * the other writes asked for during this turn of the event loop, in order, in one SQLite transaction,
+   * and resolves once that transaction has committed. Each caller's `fn` runs in its own savepoint, and
+   * each operation in one of its own, so a refusal or a failure undoes only its own writes; if the
+   * commit itself fails, nothing in the group happened and every caller gets the error. What a
+   * terminal is told has happened has been written. One commit for many operations is what lets many
+   * kiosks, desks and SIP2 terminals lend at once: the pages every operation touches (the event log,
+   * the loan table and their indexes) are written once per group instead of once per operation. The
+   * group runs synchronously, so nothing else runs inside it. Listeners hear a group's events after
+   * it has committed.
+   */
+  write<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush() {
+    this.flushScheduled = false;
+    while (this.queue.length > 0) {
+      const group = this.queue.splice(0, MAX_GROUP);
+      const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+      const events: CircEvent[] = [];
+      this.deferred = events;
+      try {
+        this.tx.immediate(() => {
+          for (const job of group) {
+            const mark = events.length;
+            try {
+              outcomes.push({ ok: true, value: this.tx(() => this.runJob(job)) });
+            } catch (error) {
+              events.length = mark; // its savepoint was rolled back: what it logged did not happen
+              outcomes.push({ ok: false, error });
+            } finally {
+              this.spareSavepoint = false;
+              this.brokenOperation = null;
+            }
+          }
+        });
+      } catch (error) {
+        for (const job of group) job.reject(error);
+        continue;
+      } finally {
+        this.deferred = null;
+      }
+      afterWrites(this.db);
+      for (const e of events) this.emit(e);
+      group.forEach((job, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) job.resolve(o.value); else job.reject(o.error);
+      });
+    }
+  }
+
+  /**
+   * One caller of a group, inside its own savepoint. Its first operation runs in that savepoint instead
+   * of opening another (a savepoint per operation is a measurable part of an operation's cost); if
+   * that operation fails part-way, the whole caller is undone even if it caught the error.
+   */
+  private runJob(job: Job): unknown {
+    this.spareSavepoint = true;
+    this.brokenOperation = null;
+    const value = job.run();
+    this.spareSavepoint = false;
+    const broken = this.brokenOperation as { error: unknown } | null; // set by run(), which job.run() called
+    if (broken) throw broken.error;
+    return value;
+  }
+
   /** Listeners run after the transaction commits; a throwing listener does not undo the operation. */
   onEvent(listener: (e: CircEvent) => void): () => void {
     this.listeners.add(listener);
@@ -183,18 +302,19 @@ export class Circulation {
     return { ...base, loanDays: base.loanDays + p.extra_days, renewalDays: base.renewalDays + p.extra_days, maxLoans: base.maxLoans + p.extra_loans };
   }
 
-  private itemRow(ref: ItemRef): (ItemRow & { title: string }) | undefined {
-    if ('itemId' in ref) return this.s.itemById.get(ref.itemId) as (ItemRow & { title: string }) | undefined;
-    if ('barcode' in ref) return this.s.itemByBarcode.get(ref.barcode) as (ItemRow & { title: string }) | undefined;
-    return this.s.itemByTag.get(ref.tagUid) as (ItemRow & { title: string }) | undefined;
-  }
-
   private requirePatron(ref: PatronRef): CircPatron {
     return this.patronRow(ref) ?? refuse('PATRON_NOT_FOUND', {}, { ref });
   }
 
-  private requireItem(ref: ItemRef, patronId?: number): ItemRow & { title: string } {
-    return this.itemRow(ref) ?? refuse('ITEM_NOT_FOUND', { patronId }, { ref });
+  private requireItem(ref: ItemRef, patronId?: number): ItemState {
+    const found = 'itemId' in ref ? this.s.itemStateById.get(ref.itemId) : 'barcode' in ref ? this.s.itemStateByBarcode.get(ref.barcode)
+      : this.s.itemStateByTag.get(ref.tagUid);
+    return (found as ItemState | undefined) ?? refuse('ITEM_NOT_FOUND', { patronId }, { ref });
+  }
+
+  /** The hold trapped on an item, if the item said it has one. */
+  private trappedHold(item: ItemState): HoldRow | undefined {
+    return item.held ? this.s.trappedHoldForItem.get(item.id) as HoldRow | undefined : undefined;
   }
 
   /** The branch an operation happens at, when the operation records it on a loan or an item. */
@@ -209,7 +329,7 @@ export class Circulation {
   }
 
   /** The blocks that stand against a patron now, in the order a desk would explain them. */
-  private blocks(p: PatronRow, policy: Policy, now: Date, forCheckout: boolean): PatronBlock[] {
+  private blocks(p: CircPatron, policy: Policy, now: Date, forCheckout: boolean): PatronBlock[] {
     const out: PatronBlock[] = [];
     if (p.card_lost) out.push('CARD_LOST');
     if (p.blocked_reason !== null) out.push('PATRON_BLOCKED');
@@ -240,7 +360,7 @@ export class Circulation {
 
   private run<T>(op: string, ctx: OpContext, body: (now: Date) => Outcome<T>): Result<T> {
     let event: CircEvent | null = null;
-    const result = this.tx.immediate((): Result<T> => {
+    const frame = (): Result<T> => {
       let reusedBy: string | null = null;
       if (ctx.txnId !== undefined) {
         const prior = this.s.getTxn.get(ctx.txnId) as { op: string; result: string } | undefined;
@@ -265,9 +385,27 @@ export class Circulation {
       event = this.logEvent(ts, op, ctx, r.ok ? null : r.code, outcome, outcome.detail ?? (r.ok ? null : (r.detail ?? null)));
       if (ctx.txnId !== undefined && reusedBy === null) this.s.insertTxn.run(ctx.txnId, op, JSON.stringify(r), ts);
       return r;
-    }) as Result<T>;
-    if (event) this.emit(event);
+    };
+    let result: Result<T>;
+    if (this.spareSavepoint) {
+      // The first operation of a group-commit caller: the caller's own savepoint is this operation's.
+      this.spareSavepoint = false;
+      try {
+        result = frame();
+      } catch (error) {
+        this.brokenOperation = { error };
+        throw error;
+      }
+    } else {
+      result = this.tx.immediate(frame) as Result<T>;
+    }
+    if (event) this.announce(event);
     return result;
+  }
+
+  /** Tells listeners now, or, inside a group commit, once the group has committed. */
+  private announce(event: CircEvent) {
+    if (this.deferred) this.deferred.push(event); else this.emit(event);
   }
 
   /** Writes one circulation event row; the caller hands the returned event to listeners after commit. */
@@ -295,16 +433,15 @@ export class Circulation {
   }
 
   private itemBrief(itemId: number): ItemBrief {
-    return toItemBrief(this.s.itemById.get(itemId) as ItemRow & { title: string });
+    return toItemBrief(this.s.itemById.get(itemId) as CircItem);
   }
 
   /** Sets an item's circulation state, in the store and on the row in hand. */
-  private moveItem(item: ItemRow, status: ItemRow['status'], branchId: string | null, transitTo: string | null, ts: string) {
+  private moveItem(item: CircItem, status: ItemRow['status'], branchId: string | null, transitTo: string | null, ts: string) {
     this.s.setItemState.run(status, branchId, transitTo, ts, item.id);
     item.status = status;
     item.current_branch = branchId;
     item.transit_to = transitTo;
-    item.updated_at = ts;
   }
 
   holdView(holdId: number): HoldView {
@@ -324,7 +461,7 @@ export class Circulation {
       const p = this.requirePatron(patronRef);
       const item = this.requireItem(itemRef, p.id);
       const subjects = { patronId: p.id, itemId: item.id };
-      const open = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
+      const open = openLoanOf(item);
       if (open) {
         // Koha and Evergreen: checking out what the patron already has is a renewal.
         if (open.patron_id === p.id) {
@@ -333,7 +470,7 @@ export class Circulation {
         }
         refuse('ITEM_ON_LOAN', subjects);
       }
-      const trapped = this.s.trappedHoldForItem.get(item.id) as HoldRow | undefined;
+      const trapped = this.trappedHold(item);
       if (trapped && trapped.patron_id !== p.id) refuse('ITEM_ON_HOLD_FOR_OTHER', subjects, { holdId: trapped.id });
       if (['lost', 'missing', 'withdrawn', 'in_processing'].includes(item.status)) refuse('ITEM_NOT_AVAILABLE', subjects, { status: item.status });
       const policy = this.patronPolicy(ctx.branchId, p, item.item_type);
@@ -346,7 +483,7 @@ export class Circulation {
       const loanId = Number(this.s.insertLoan.run(item.id, p.id, ctx.branchId, ts, dueAt, ctx.channel).lastInsertRowid);
       this.moveItem(item, 'on_loan', ctx.branchId, null, ts);
       // A hold this patron had on the title is filled by this loan, trapped on this item or not.
-      const filled = (trapped ?? this.s.firstActiveHoldOfPatron.get(item.record_id, p.id)) as HoldRow | undefined;
+      const filled = trapped ?? (item.record_holds ? this.s.firstActiveHoldOfPatron.get(item.record_id, p.id) as HoldRow | undefined : undefined);
       if (filled) {
         this.s.closeHold.run('fulfilled', ts, filled.id);
         // The hold was trapped on another copy: that copy is held for no one now.
@@ -367,7 +504,7 @@ export class Circulation {
       this.requireBranch(ctx.branchId);
       const item = this.requireItem(itemRef);
       const ts = now.toISOString();
-      const open = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
+      const open = openLoanOf(item);
       let fineCents = 0;
       if (open) {
         this.s.closeLoan.run(ts, 'returned', ctx.branchId, open.id);
@@ -386,9 +523,9 @@ export class Circulation {
   }
 
   /** Overdue fine for a returned loan: the whole local days late beyond the grace days, times the daily fine, capped. */
-  private chargeOverdue(loan: LoanRow, item: ItemRow, now: Date): number {
+  private chargeOverdue(loan: LoanRow, item: CircItem, now: Date): number {
     if (now.toISOString() <= loan.due_at) return 0; // not late: on or before the due date, local time
-    const patron = this.s.patronById.get(loan.patron_id) as PatronRow | undefined;
+    const patron = this.s.patronById.get(loan.patron_id) as CircPatron | undefined;
     if (!patron) return 0;
     const policy = this.policies.resolve(loan.branch_id, patron.category, item.item_type);
     if (policy.finePerDayCents === 0) return 0;
@@ -406,10 +543,9 @@ export class Circulation {
    * Where a returned (or re-scanned) item goes: to the hold shelf here when the title's first waiting
    * hold is picked up here, to transit for a hold elsewhere or for its home branch, else back on the shelf.
    */
-  private route(item: ItemRow, branchId: string, now: Date): Disposition {
+  private route(item: ItemState, branchId: string, now: Date): Disposition {
     const ts = now.toISOString();
-    const trapped = this.s.trappedHoldForItem.get(item.id) as HoldRow | undefined;
-    const hold = trapped ?? (this.s.firstWaitingHold.get(item.record_id, ts) as HoldRow | undefined);
+    const hold = this.trappedHold(item) ?? (item.record_holds ? this.s.firstWaitingHold.get(item.record_id, ts) as HoldRow | undefined : undefined);
     if (hold) {
       if (hold.pickup_branch === branchId) {
         const deadline = hold.pickup_deadline ?? this.calendars.endOfDay(this.calendars.openDaysAhead(branchId, now, this.holdPickupDays)).toISOString();
@@ -429,7 +565,7 @@ export class Circulation {
     return { action: 'reshelve', branchId, location: item.location };
   }
 
-  private renewLoan(p: CircPatron, item: ItemRow & { title: string }, loan: LoanRow, now: Date, ctx: OpContext): Outcome<RenewData> {
+  private renewLoan(p: CircPatron, item: CircItem, loan: LoanRow, now: Date, ctx: OpContext): Outcome<RenewData> {
     const subjects = { patronId: p.id, itemId: item.id };
     const policy = this.patronPolicy(loan.branch_id, p, item.item_type);
     const blocks = this.blocks(p, policy, now, false);
@@ -450,7 +586,7 @@ export class Circulation {
     return this.run<RenewData>('renew', ctx, (now) => {
       const p = this.requirePatron(patronRef);
       const item = this.requireItem(itemRef, p.id);
-      const loan = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
+      const loan = openLoanOf(item);
       if (!loan) return refuse('ITEM_NOT_ON_LOAN', { patronId: p.id, itemId: item.id });
       if (loan.patron_id !== p.id) return refuse('NOT_LOANED_TO_PATRON', { patronId: p.id, itemId: item.id });
       return this.renewLoan(p, item, loan, now, ctx);
@@ -463,7 +599,7 @@ export class Circulation {
       const renewed: RenewData[] = [];
       const refused: RenewAllData['refused'] = [];
       for (const loan of this.s.openLoansOfPatron.all(p.id) as LoanRow[]) {
-        const item = this.s.itemById.get(loan.item_id) as ItemRow & { title: string };
+        const item = this.s.itemById.get(loan.item_id) as CircItem;
         try {
           const r = this.renewLoan(p, item, loan, now, ctx).result;
           if (r.ok) renewed.push(r);
@@ -516,7 +652,7 @@ export class Circulation {
 
   /** A trapped item whose hold ended becomes available; staff check it in again to route it. */
   private releaseTrappedItem(itemId: number, now: Date): { barcode: string } | null {
-    const item = this.s.itemById.get(itemId) as ItemRow;
+    const item = this.s.itemById.get(itemId) as CircItem;
     if (item.status !== 'on_hold_shelf' && item.status !== 'in_transit') return null;
     this.s.setItemState.run('available', item.current_branch, null, now.toISOString(), item.id);
     return { barcode: item.barcode };
@@ -527,17 +663,17 @@ export class Circulation {
     return this.run<LostData>('mark_lost', ctx, (now) => {
       const item = this.requireItem(itemRef);
       const ts = now.toISOString();
-      const loan = this.s.openLoanByItem.get(item.id) as LoanRow | undefined;
+      const loan = openLoanOf(item);
       let feeCents = 0;
       if (loan) {
         this.s.closeLoan.run(ts, 'lost', null, loan.id);
-        const patron = loan.patron_id !== null ? (this.s.patronById.get(loan.patron_id) as PatronRow | undefined) : undefined;
+        const patron = loan.patron_id !== null ? (this.s.patronById.get(loan.patron_id) as CircPatron | undefined) : undefined;
         if (patron) {
           feeCents = item.price_cents ?? this.policies.resolve(loan.branch_id, patron.category, item.item_type).lostFeeCents;
           if (feeCents > 0) this.s.insertFee.run(patron.id, loan.id, 'lost', feeCents, ts, `lost: ${item.barcode}`);
         }
       }
-      const trapped = this.s.trappedHoldForItem.get(item.id) as HoldRow | undefined;
+      const trapped = this.trappedHold(item);
       if (trapped) this.s.untrapHold.run(trapped.id); // its patron goes back to waiting for another copy
       this.s.setItemState.run('lost', item.current_branch, null, ts, item.id);
       return {
@@ -588,12 +724,27 @@ export class Circulation {
 
   // ---- reads for adapters (SIP2): no rules decided here, nothing logged -------------------------
 
-  findPatron(ref: PatronRef): PatronRow | undefined { return this.patronRow(ref); }
+  /** The whole patron record (contacts, PIN hash), for adapters. */
+  findPatron(ref: PatronRef): PatronRow | undefined {
+    if ('patronId' in ref) return this.s.fullPatronById.get(ref.patronId) as PatronRow | undefined;
+    if ('cardNumber' in ref) return this.s.fullPatronByCard.get(ref.cardNumber) as PatronRow | undefined;
+    return this.s.fullPatronByTag.get(ref.cardTagUid) as PatronRow | undefined;
+  }
 
-  findItem(ref: ItemRef): (ItemRow & { title: string }) | undefined { return this.itemRow(ref); }
+  /** The whole item record (tag, owner, price), with its title, for adapters. */
+  findItem(ref: ItemRef): (ItemRow & { title: string }) | undefined {
+    if ('itemId' in ref) return this.s.fullItemById.get(ref.itemId) as (ItemRow & { title: string }) | undefined;
+    if ('barcode' in ref) return this.s.fullItemByBarcode.get(ref.barcode) as (ItemRow & { title: string }) | undefined;
+    return this.s.fullItemByTag.get(ref.tagUid) as (ItemRow & { title: string }) | undefined;
+  }
+
+  /** A patron's card number, as a checkin answer names the borrower. */
+  cardNumberOf(patronId: number): string | undefined {
+    return this.s.cardNumberOf.get(patronId) as string | undefined;
+  }
 
   itemCirculation(itemId: number): ItemCirculation {
-    const item = this.s.itemById.get(itemId) as ItemRow;
+    const item = this.s.itemById.get(itemId) as CircItem;
     const open = this.s.openLoanByItem.get(itemId) as LoanRow | undefined;
     const next = (this.s.trappedHoldForItem.get(itemId) ?? this.s.firstWaitingHold.get(item.record_id, this.clock.now().toISOString())) as HoldRow | undefined;
     return {
@@ -629,21 +780,29 @@ export class Circulation {
         }
       }
     });
-    for (const e of events) this.emit(e);
+    for (const e of events) this.announce(e);
     return { expired: events.length, releasedItems };
   }
 }
 
 function prepare(db: Db) {
-  const itemSelect = 'SELECT item.*, record.title FROM item JOIN record ON record.id = item.record_id';
+  const fullItem = 'SELECT item.*, record.title FROM item JOIN record ON record.id = item.record_id';
   const q = (sql: string): Statement => db.prepare(sql);
   return {
     patronById: q(`${PATRON_WITH_EXTRAS} WHERE p.id = ?`),
     patronByCard: q(`${PATRON_WITH_EXTRAS} WHERE p.card_number = ?`),
     patronByTag: q(`${PATRON_WITH_EXTRAS} WHERE p.card_tag_uid = ?`),
-    itemById: q(`${itemSelect} WHERE item.id = ?`),
-    itemByBarcode: q(`${itemSelect} WHERE item.barcode = ?`),
-    itemByTag: q(`${itemSelect} WHERE item.tag_uid = ?`),
+    itemById: q(`${CIRC_ITEM} WHERE item.id = ?`),
+    itemStateById: q(`${ITEM_STATE} WHERE item.id = ?`),
+    itemStateByBarcode: q(`${ITEM_STATE} WHERE item.barcode = ?`),
+    itemStateByTag: q(`${ITEM_STATE} WHERE item.tag_uid = ?`),
+    fullPatronById: q('SELECT * FROM patron WHERE id = ?'),
+    fullPatronByCard: q('SELECT * FROM patron WHERE card_number = ?'),
+    fullPatronByTag: q('SELECT * FROM patron WHERE card_tag_uid = ?'),
+    fullItemById: q(`${fullItem} WHERE item.id = ?`),
+    fullItemByBarcode: q(`${fullItem} WHERE item.barcode = ?`),
+    fullItemByTag: q(`${fullItem} WHERE item.tag_uid = ?`),
+    cardNumberOf: q('SELECT card_number FROM patron WHERE id = ?').pluck(),
     recordExists: q('SELECT 1 FROM record WHERE id = ?'),
     branchExists: q('SELECT 1 FROM branch WHERE id = ?'),
     lendableItemTypes: q("SELECT DISTINCT item_type FROM item WHERE record_id = ? AND status NOT IN ('lost', 'missing', 'withdrawn')"),
@@ -657,8 +816,8 @@ function prepare(db: Db) {
     loanCounts: q('SELECT count(*) AS loans, coalesce(sum(due_at < ?), 0) AS overdue FROM loan INDEXED BY loan_open_patron WHERE patron_id = ? AND closed_at IS NULL'),
     holdCounts: q(`SELECT coalesce(sum(status IN ('waiting', 'in_transit')), 0) AS waiting, coalesce(sum(status = 'ready'), 0) AS ready,
       count(*) AS active FROM hold WHERE patron_id = ? AND ${ACTIVE_HOLD}`),
-    openLoanByItem: q('SELECT * FROM loan WHERE item_id = ? AND closed_at IS NULL'),
-    openLoansOfPatron: q('SELECT * FROM loan INDEXED BY loan_open_patron WHERE patron_id = ? AND closed_at IS NULL ORDER BY due_at'),
+    openLoanByItem: q(`SELECT ${LOAN_COLUMNS} FROM loan WHERE item_id = ? AND closed_at IS NULL`),
+    openLoansOfPatron: q(`SELECT ${LOAN_COLUMNS} FROM loan INDEXED BY loan_open_patron WHERE patron_id = ? AND closed_at IS NULL ORDER BY due_at`),
     patronHasRecordOnLoan: q('SELECT 1 FROM loan INDEXED BY loan_open_patron JOIN item ON item.id = loan.item_id WHERE loan.patron_id = ? AND item.record_id = ? AND loan.closed_at IS NULL'),
     insertLoan: q('INSERT INTO loan (item_id, patron_id, branch_id, checked_out_at, due_at, channel) VALUES (?, ?, ?, ?, ?, ?)'),
     closeLoan: q('UPDATE loan SET closed_at = ?, close_reason = ?, return_branch = ? WHERE id = ?'),

@@ -210,7 +210,7 @@ export class KioskDesk {
     const attempt = (s.attempts.get(itemId) ?? 0) + 1;
     s.attempts.set(itemId, attempt);
     const ctx = { channel: 'kiosk' as const, branchId: s.branchId, actor: `reader:${s.readerId}`, txnId: `kiosk:${s.id}:${itemId}:${attempt}` };
-    const out = circulation.checkout(s.patronRef!, { itemId }, ctx);
+    const out = await circulation.write(() => circulation.checkout(s.patronRef!, { itemId }, ctx));
     if (!out.ok) {
       Object.assign(item, { status: 'refused', code: out.code, message: out.message });
       return;
@@ -228,7 +228,7 @@ export class KioskDesk {
     }
     // The book is still armed: it is not borrowed. Reverse the loan and re-arm the parts already done.
     for (const uid of written) await security.write(s.readerId, uid, 'in_stock');
-    if (!out.renewal) circulation.checkin({ itemId }, { ...ctx, txnId: `${ctx.txnId}:undo` });
+    if (!out.renewal) await circulation.write(() => circulation.checkin({ itemId }, { ...ctx, txnId: `${ctx.txnId}:undo` }));
     Object.assign(item, { status: 'failed', code: 'SECURITY_WRITE_FAILED', message: RFID_TEXTS.SECURITY_WRITE_FAILED, dueAt: undefined, detail: failure.code });
   }
 

@@ -54,7 +54,8 @@ export class ReturnsSlots {
     let disposition: Disposition | null = null;
     let armed = false;
     if (id.kind === 'item') {
-      const out = circulation.checkin({ itemId: id.itemId }, { channel: 'kiosk', branchId: reader.branchId, actor: `reader:${reader.id}`, txnId: `returns:${eventId}` });
+      const ctx = { channel: 'kiosk' as const, branchId: reader.branchId, actor: `reader:${reader.id}`, txnId: `returns:${eventId}` };
+      const out = await circulation.write(() => circulation.checkin({ itemId: id.itemId }, ctx));
       if (!out.ok) {
         reason = out.code;
       } else {

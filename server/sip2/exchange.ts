@@ -9,7 +9,6 @@ import { languageOf } from './fields.js';
 import type { RequestCode, RequestFor } from './requests.js';
 import type { ResponseFor } from './responses.js';
 import type { Words } from './texts.js';
-import type { WriteBatcher } from './batch.js';
 
 const DAY = 86_400_000;
 const OFFLINE_MIN_AGE_MS = 60_000;
@@ -22,8 +21,6 @@ export interface Sip2Deps {
   timeZone: string;
   currency: string;
   accounts: readonly ResolvedAccount[];
-  /** Group commit of the writes requests make (see batch.ts). */
-  writes: WriteBatcher;
   /** Answer SC Status (99) before login. */
   statusBeforeLogin: boolean;
 }
@@ -56,7 +53,7 @@ export class Exchange {
    * Runs the part of a request that writes (and the reads it decides on) in the current group commit;
    * resolves once that has committed. Everything inside is synchronous.
    */
-  write<T>(fn: () => T): Promise<T> { return this.deps.writes.run(fn); }
+  write<T>(fn: () => T): Promise<T> { return this.deps.circulation.write(fn); }
 
   /** The screen-message language for a request's SIP2 language code. */
   language(code?: string): 'en' | 'zh' {

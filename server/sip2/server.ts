@@ -8,7 +8,6 @@ import { resolveAccounts, type Sip2Account } from './account.js';
 import { serveSip2 } from './connection.js';
 import type { Sip2Deps } from './exchange.js';
 import { newStats, type Sip2Stats } from './session.js';
-import { WriteBatcher } from './batch.js';
 
 export interface Sip2ServerOptions {
   db: Db;
@@ -61,7 +60,7 @@ export class Sip2Listener {
       }
     }
     const deps: Sip2Deps = {
-      db, circulation, accounts, writes: new WriteBatcher(db), clock: this.opts.clock ?? systemClock, timeZone: circulation.timeZone,
+      db, circulation, accounts, clock: this.opts.clock ?? systemClock, timeZone: circulation.timeZone,
       currency: getSetting(db, 'currency', 'CNY'), statusBeforeLogin: this.opts.statusBeforeLogin ?? false,
     };
     const log = this.opts.log ?? ((line: string) => console.error(line));

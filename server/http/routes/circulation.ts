@@ -67,36 +67,36 @@ export function circulationRoutes(deps: AppDeps) {
     method: 'post', path: '/circulation/checkout', tags, summary: 'Check an item out to a patron (a second checkout by the same patron renews)', ...deskOrKiosk,
     request: { headers: IdempotencyHeaders, body: json(CheckoutBody) },
     responses: { 200: ok(CheckoutResultSchema, 'checked out'), ...refusals },
-  }), (c) => {
+  }), async (c) => {
     const b = c.req.valid('json');
-    return c.json(granted(circulation.checkout(patronRefOf(b), itemRefOf(b), deskContext(c, db, b))), 200);
+    return c.json(granted(await circulation.write(() => circulation.checkout(patronRefOf(b), itemRefOf(b), deskContext(c, db, b)))), 200);
   });
 
   app.openapi(createRoute({
     method: 'post', path: '/circulation/checkin', tags, summary: 'Check an item in and learn where it goes (shelf, hold shelf, transit)', ...deskOrKiosk,
     request: { headers: IdempotencyHeaders, body: json(CheckinBody) },
     responses: { 200: ok(CheckinResultSchema, 'checked in'), ...refusals },
-  }), (c) => {
+  }), async (c) => {
     const b = c.req.valid('json');
-    return c.json(granted(circulation.checkin(itemRefOf(b), deskContext(c, db, b))), 200);
+    return c.json(granted(await circulation.write(() => circulation.checkin(itemRefOf(b), deskContext(c, db, b)))), 200);
   });
 
   app.openapi(createRoute({
     method: 'post', path: '/circulation/renew', tags, summary: 'Renew one loan', ...deskOrKiosk,
     request: { headers: IdempotencyHeaders, body: json(RenewBody) },
     responses: { 200: ok(RenewResultSchema, 'renewed'), ...refusals },
-  }), (c) => {
+  }), async (c) => {
     const b = c.req.valid('json');
-    return c.json(granted(circulation.renew(patronRefOf(b), itemRefOf(b), deskContext(c, db, b))), 200);
+    return c.json(granted(await circulation.write(() => circulation.renew(patronRefOf(b), itemRefOf(b), deskContext(c, db, b)))), 200);
   });
 
   app.openapi(createRoute({
     method: 'post', path: '/circulation/renew-all', tags, summary: "Renew every loan of a patron that can be renewed", ...deskOrKiosk,
     request: { headers: IdempotencyHeaders, body: json(PatronBody) },
     responses: { 200: ok(RenewAllResultSchema, 'what was renewed and what was refused, per item'), ...refusals },
-  }), (c) => {
+  }), async (c) => {
     const b = c.req.valid('json');
-    return c.json(granted(circulation.renewAll(patronRefOf(b), deskContext(c, db, b))), 200);
+    return c.json(granted(await circulation.write(() => circulation.renewAll(patronRefOf(b), deskContext(c, db, b)))), 200);
   });
 
   app.openapi(createRoute({
@@ -117,40 +117,40 @@ export function circulationRoutes(deps: AppDeps) {
     method: 'post', path: '/circulation/holds', tags, summary: 'Place a hold on a record for a patron', ...desk,
     request: { headers: IdempotencyHeaders, body: json(PlaceHoldBody) },
     responses: { 200: ok(HoldResultSchema, 'the hold, with its queue position'), ...refusals },
-  }), (c) => {
+  }), async (c) => {
     const b = c.req.valid('json');
-    return c.json(granted(circulation.placeHold(patronRefOf(b), b.recordId, b.pickupBranch, deskContext(c, db, b), b.expiresAt)), 200);
+    return c.json(granted(await circulation.write(() => circulation.placeHold(patronRefOf(b), b.recordId, b.pickupBranch, deskContext(c, db, b), b.expiresAt))), 200);
   });
 
   app.openapi(createRoute({
     method: 'patch', path: '/circulation/holds/{id}', tags, summary: "Change a hold's pickup branch or expiry", ...desk,
     request: { headers: IdempotencyHeaders, params: IdParam, body: json(ChangeHoldBody) },
     responses: { 200: ok(HoldResultSchema, 'the changed hold'), ...refusals },
-  }), (c) => {
+  }), async (c) => {
     const { pickupBranch, expiresAt, ...fields } = c.req.valid('json');
     const change = { ...(pickupBranch !== undefined ? { pickupBranch } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) };
-    return c.json(granted(circulation.changeHold(c.req.valid('param').id, change, deskContext(c, db, fields))), 200);
+    return c.json(granted(await circulation.write(() => circulation.changeHold(c.req.valid('param').id, change, deskContext(c, db, fields)))), 200);
   });
 
   app.openapi(createRoute({
     method: 'delete', path: '/circulation/holds/{id}', tags, summary: 'Cancel a hold (a trapped item is released)', ...desk,
     request: { headers: IdempotencyHeaders, params: IdParam, query: z.object({ branchId: DeskFields.branchId, txnId: DeskFields.txnId }) },
     responses: { 200: ok(CancelHoldResultSchema, 'the cancelled hold'), ...refusals },
-  }), (c) => c.json(granted(circulation.cancelHold(c.req.valid('param').id, deskContext(c, db, c.req.valid('query')))), 200));
+  }), async (c) => c.json(granted(await circulation.write(() => circulation.cancelHold(c.req.valid('param').id, deskContext(c, db, c.req.valid('query'))))), 200));
 
   app.openapi(createRoute({
     method: 'post', path: '/circulation/items/{barcode}/lost', tags, summary: 'Mark an item lost (an open loan is closed and the replacement fee charged)', ...desk,
     request: { headers: IdempotencyHeaders, params: z.object({ barcode: Code.openapi({ param: { name: 'barcode', in: 'path' } }) }), body: json(LostBody) },
     responses: { 200: ok(LostResultSchema, 'marked lost'), ...refusals },
-  }), (c) => c.json(granted(circulation.markLost({ barcode: c.req.valid('param').barcode }, deskContext(c, db, c.req.valid('json')))), 200));
+  }), async (c) => c.json(granted(await circulation.write(() => circulation.markLost({ barcode: c.req.valid('param').barcode }, deskContext(c, db, c.req.valid('json'))))), 200));
 
   app.openapi(createRoute({
     method: 'post', path: '/circulation/patrons/{id}/payments', tags, summary: "Take a payment toward a patron's fees, oldest first", ...desk,
     request: { headers: IdempotencyHeaders, params: IdParam, body: json(PaymentBody) },
     responses: { 200: ok(PaymentResultSchema, 'paid'), ...refusals },
-  }), (c) => {
+  }), async (c) => {
     const { amountCents, ...fields } = c.req.valid('json');
-    return c.json(granted(circulation.payFee({ patronId: c.req.valid('param').id }, amountCents, deskContext(c, db, fields))), 200);
+    return c.json(granted(await circulation.write(() => circulation.payFee({ patronId: c.req.valid('param').id }, amountCents, deskContext(c, db, fields)))), 200);
   });
 
   return app;

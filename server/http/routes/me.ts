@@ -65,44 +65,44 @@ export function meRoutes(deps: AppDeps) {
     method: 'post', path: '/me/loans/{id}/renew', tags, summary: 'Renew one of my loans', ...patron,
     request: { headers: IdempotencyHeaders, params: IdParam, query: TxnQuery },
     responses: { 200: ok(RenewResultSchema, 'renewed'), ...problems(400, 401, 403, 404, 409) },
-  }), (c) => {
+  }), async (c) => {
     const p = c.get('principal');
     const { id } = c.req.valid('param');
     const loan = db.prepare('SELECT item_id, branch_id FROM loan WHERE id = ? AND patron_id = ? AND closed_at IS NULL').get(id, p.patronId) as
       { item_id: number; branch_id: string } | undefined;
     if (!loan) throw new DomainError('LOAN_NOT_FOUND', `you have no open loan ${id}`, 404);
     const ctx = opac(c, p, c.req.valid('query').txnId, loan.branch_id);
-    return c.json(granted(circulation.renew({ patronId: p.patronId }, { itemId: loan.item_id }, ctx)), 200);
+    return c.json(granted(await circulation.write(() => circulation.renew({ patronId: p.patronId }, { itemId: loan.item_id }, ctx))), 200);
   });
 
   app.openapi(createRoute({
     method: 'post', path: '/me/loans/renew-all', tags, summary: 'Renew every loan of mine that can be renewed', ...patron,
     request: { headers: IdempotencyHeaders, query: TxnQuery },
     responses: { 200: ok(RenewAllResultSchema, 'what was renewed and what was refused'), ...problems(400, 401, 403, 404, 409) },
-  }), (c) => {
+  }), async (c) => {
     const p = c.get('principal');
-    return c.json(granted(circulation.renewAll({ patronId: p.patronId }, opac(c, p, c.req.valid('query').txnId))), 200);
+    return c.json(granted(await circulation.write(() => circulation.renewAll({ patronId: p.patronId }, opac(c, p, c.req.valid('query').txnId)))), 200);
   });
 
   app.openapi(createRoute({
     method: 'post', path: '/me/holds', tags, summary: 'Place a hold on a record for myself', ...patron,
     request: { headers: IdempotencyHeaders, body: json(MyHoldBody) },
     responses: { 200: ok(HoldResultSchema, 'the hold, with its queue position'), ...problems(400, 401, 403, 404, 409, 422) },
-  }), (c) => {
+  }), async (c) => {
     const p = c.get('principal');
     const b = c.req.valid('json');
     if (!branchExists(db, b.pickupBranch)) throw fieldProblem('pickupBranch', `branch "${b.pickupBranch}" does not exist`);
-    return c.json(granted(circulation.placeHold({ patronId: p.patronId }, b.recordId, b.pickupBranch, opac(c, p, b.txnId, b.pickupBranch))), 200);
+    return c.json(granted(await circulation.write(() => circulation.placeHold({ patronId: p.patronId }, b.recordId, b.pickupBranch, opac(c, p, b.txnId, b.pickupBranch)))), 200);
   });
 
   app.openapi(createRoute({
     method: 'delete', path: '/me/holds/{id}', tags, summary: 'Cancel one of my holds', ...patron,
     request: { headers: IdempotencyHeaders, params: IdParam, query: TxnQuery },
     responses: { 200: ok(CancelHoldResultSchema, 'the cancelled hold'), ...problems(400, 401, 403, 404, 409) },
-  }), (c) => {
+  }), async (c) => {
     const p = c.get('principal');
     const ctx = opac(c, p, c.req.valid('query').txnId);
-    return c.json(granted(circulation.cancelHold(c.req.valid('param').id, ctx, { patronId: p.patronId })), 200);
+    return c.json(granted(await circulation.write(() => circulation.cancelHold(c.req.valid('param').id, ctx, { patronId: p.patronId }))), 200);
   });
 
   return app;
