@@ -39,7 +39,10 @@ export interface LoanView {
   id: number; itemId: number; barcode: string; recordId: number; title: string; patronId: number | null;
   branchId: string; checkedOutAt: string; dueAt: string; renewals: number; closedAt: string | null;
 }
-export interface ItemBrief { id: number; barcode: string; recordId: number; title: string; status: string; location: string | null; callNumber: string | null }
+export interface ItemBrief {
+  id: number; barcode: string; recordId: number; title: string; status: string; location: string | null; callNumber: string | null;
+  itemType: string; homeBranch: string;
+}
 export type Disposition =
   | { action: 'reshelve'; branchId: string; location: string | null }
   | { action: 'hold_shelf'; branchId: string; holdId: number; patronId: number; pickupDeadline: string }
@@ -147,7 +150,10 @@ const toLoanView = (l: LoanRow, item: { barcode: string; record_id: number; titl
   checkedOutAt: l.checked_out_at, dueAt: l.due_at, renewals: l.renewals, closedAt: l.closed_at,
 });
 const toItemBrief = (r: CircItem): ItemBrief =>
-  ({ id: r.id, barcode: r.barcode, recordId: r.record_id, title: r.title, status: r.status, location: r.location, callNumber: r.call_number });
+  ({
+    id: r.id, barcode: r.barcode, recordId: r.record_id, title: r.title, status: r.status, location: r.location, callNumber: r.call_number,
+    itemType: r.item_type, homeBranch: r.home_branch,
+  });
 
 /**
  * The one circulation core: kiosks, SIP2, the staff desk and the online catalogue all call these

@@ -15,6 +15,7 @@ export const LoanSchema = z.object({
 
 export const ItemBriefSchema = z.object({
   id: Int, barcode: z.string(), recordId: Int, title: z.string(), status: z.string(), location: z.string().nullable(), callNumber: z.string().nullable(),
+  itemType: z.string(), homeBranch: z.string(),
 }).openapi('ItemBrief');
 
 export const DispositionSchema = z.discriminatedUnion('action', [

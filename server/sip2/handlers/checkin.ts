@@ -1,4 +1,5 @@
 import type { CheckinData, HoldView } from '../../circulation/circulation.js';
+import type { ItemRow } from '../../catalogue/items.js';
 import type { Exchange, Handler } from '../exchange.js';
 import { amount } from '../fields.js';
 import type { RequestFor } from '../requests.js';
@@ -28,14 +29,12 @@ export const checkin: Handler<'09'> = {
 /** The return itself, in the group commit. */
 function giveBack(req: RequestFor<'09'>, x: Exchange): ResponseFor<'10'> {
   const barcode = req.itemIdentifier ?? '';
-  const item = barcode ? x.circulation.findItem({ barcode }) : undefined;
+  // The item is looked up before the checkin only when the request needs it first.
+  const item = barcode && (req.cancel === 'Y' || x.account.holdsBlockCheckin || returnDate(req, x)) ? x.circulation.findItem({ barcode }) : undefined;
   if (item && req.cancel === 'Y') return { ...checkin.refuse(req, x.now, x.say(TEXTS.CHECKIN_CANCEL_UNSUPPORTED)), titleIdentifier: item.title };
-  const itemFields = item && {
-    magneticMedia: isMagnetic(x.account, item), titleIdentifier: item.title, permanentLocation: item.home_branch,
-    mediaType: mediaType(x.account, item), collectionCode: item.location ?? undefined, callNumber: item.call_number ?? undefined,
-  };
   let returnedAt = returnDate(req, x);
   if (item && (x.account.holdsBlockCheckin || returnedAt)) {
+    const itemFields = itemFieldsOf(x, { item_type: item.item_type, title: item.title, home_branch: item.home_branch, location: item.location, call_number: item.call_number });
     const circ = x.circulation.itemCirculation(item.id);
     if (x.account.holdsBlockCheckin && circ.nextHold) {
       return {
@@ -48,7 +47,9 @@ function giveBack(req: RequestFor<'09'>, x: Exchange): ResponseFor<'10'> {
   }
   const r = x.circulation.checkin(item ? { itemId: item.id } : { barcode }, x.op(req.transactionDate, returnedAt));
   if (!r.ok) return { ...checkin.refuse(req, x.now, x.refusalText(r)), alert: true, alertType: '99' };
-  const borrower = r.loan?.patronId != null ? x.circulation.findPatron({ patronId: r.loan.patronId }) : undefined;
+  const returned = { item_type: r.item.itemType, title: r.item.title, home_branch: r.item.homeBranch, location: r.item.location, call_number: r.item.callNumber };
+  const itemFields = itemFieldsOf(x, returned);
+  const borrower = r.loan?.patronId != null ? x.circulation.cardNumberOf(r.loan.patronId) : undefined;
   const alert = alertFor(x, r);
   const messages = [
     !r.wasOnLoan && !x.account.checkedInOk ? x.say(TEXTS.ITEM_NOT_CHECKED_OUT) : undefined,
@@ -56,10 +57,18 @@ function giveBack(req: RequestFor<'09'>, x: Exchange): ResponseFor<'10'> {
     r.fineCents > 0 ? `${x.say(TEXTS.FINE_CHARGED)} ${amount(r.fineCents)} ${x.deps.currency}` : undefined,
   ].filter((m) => m !== undefined);
   return {
-    code: '10', ok: r.wasOnLoan || x.account.checkedInOk, resensitize: !itemFields!.magneticMedia, magneticMedia: itemFields!.magneticMedia,
+    code: '10', ok: r.wasOnLoan || x.account.checkedInOk, resensitize: !itemFields.magneticMedia,
     alert: alert !== undefined, transactionDate: x.now, institutionId: req.institutionId ?? x.account.institutionId, itemIdentifier: barcode,
-    ...itemFields, sortBin: sortBin(x.account, item!, r.disposition), patronIdentifier: borrower?.card_number, ...alert,
+    ...itemFields, sortBin: sortBin(x.account, returned, r.disposition), patronIdentifier: borrower, ...alert,
     screenMessage: messages.length ? messages.join(' ') : undefined,
+  };
+}
+
+/** What a checkin answer says of the item. */
+function itemFieldsOf(x: Exchange, item: Pick<ItemRow, 'item_type' | 'home_branch' | 'location' | 'call_number'> & { title: string }) {
+  return {
+    magneticMedia: isMagnetic(x.account, item), titleIdentifier: item.title, permanentLocation: item.home_branch,
+    mediaType: mediaType(x.account, item), collectionCode: item.location ?? undefined, callNumber: item.call_number ?? undefined,
   };
 }
 

@@ -30,13 +30,23 @@ export const checkout: Handler<'11'> = {
 /** The checkout itself, in the group commit. */
 function lend(req: RequestFor<'11'>, x: Exchange, patron: PatronRow | undefined, wrongPin: boolean): ResponseFor<'12'> {
   const barcode = req.itemIdentifier ?? '';
-  const item = barcode ? x.circulation.findItem({ barcode }) : undefined;
+  // The item is looked up here only when an answer needs more than the checkout returns.
+  let looked = false;
+  let found: ReturnType<Exchange['circulation']['findItem']>;
+  const knownItem = () => {
+    if (!looked) { looked = true; found = barcode ? x.circulation.findItem({ barcode }) : undefined; }
+    return found;
+  };
   const refused = (screenMessage: string): ResponseFor<'12'> =>
-    ({ ...checkout.refuse(req, x.now, screenMessage), titleIdentifier: item?.title ?? '', validPatron: patron ? 'Y' : 'N' });
+    ({ ...checkout.refuse(req, x.now, screenMessage), titleIdentifier: knownItem()?.title ?? '', validPatron: patron ? 'Y' : 'N' });
 
   if (wrongPin) return refused(x.say(TEXTS.WRONG_PIN));
-  const lentToPatron = () => patron !== undefined && item !== undefined && x.circulation.itemCirculation(item.id).loan?.patronId === patron.id;
+  const lentToPatron = () => {
+    const item = knownItem();
+    return patron !== undefined && item !== undefined && x.circulation.itemCirculation(item.id).loan?.patronId === patron.id;
+  };
   if (req.cancel === 'Y') {
+    const item = knownItem();
     if (!item || !lentToPatron()) return refused(x.say(TEXTS.NOTHING_TO_CANCEL));
     const back = x.circulation.checkin({ itemId: item.id }, x.op(req.transactionDate));
     if (!back.ok) return refused(x.refusalText(back));
@@ -46,9 +56,9 @@ function lend(req: RequestFor<'11'>, x: Exchange, patron: PatronRow | undefined,
   if (!req.scRenewalPolicy && lentToPatron()) return refused(x.say(TEXTS.ALREADY_YOURS));
   const patronRef = patron ? { patronId: patron.id } : { cardNumber: req.patronIdentifier ?? '' };
   const at = req.noBlock ? x.backlogDate(req.transactionDate) : undefined;
-  const r = x.circulation.checkout(patronRef, item ? { itemId: item.id } : { barcode }, x.op(req.transactionDate, at));
+  const r = x.circulation.checkout(patronRef, { barcode }, x.op(req.transactionDate, at));
   if (!r.ok) return refused(x.refusalText(r));
-  const itemType = item?.item_type ?? '';
+  const itemType = r.item.itemType;
   const inHouse = inLibraryUse(x.account, itemType, patron?.category);
   return {
     code: '12', ok: true, renewalOk: r.renewal, magneticMedia: isMagnetic(x.account, { item_type: itemType }), desensitize: !inHouse,

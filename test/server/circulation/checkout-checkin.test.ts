@@ -8,7 +8,8 @@ afterEach(closeLibraries);
 const loanInStore = (id: number) => lib.db.prepare(`SELECT loan.id, item_id AS itemId, barcode, record_id AS recordId, title, patron_id AS patronId,
   branch_id AS branchId, checked_out_at AS checkedOutAt, due_at AS dueAt, renewals, closed_at AS closedAt
   FROM loan JOIN item ON item.id = loan.item_id JOIN record ON record.id = item.record_id WHERE loan.id = ?`).get(id);
-const itemInStore = (id: number) => lib.db.prepare(`SELECT item.id, barcode, record_id AS recordId, title, status, location, call_number AS callNumber
+const itemInStore = (id: number) => lib.db.prepare(`SELECT item.id, barcode, record_id AS recordId, title, status, location, call_number AS callNumber,
+  item_type AS itemType, home_branch AS homeBranch
   FROM item JOIN record ON record.id = item.record_id WHERE item.id = ?`).get(id);
 
 describe('checkout', () => {
