@@ -817,14 +817,14 @@ function prepare(db: Db) {
     payFee: q('UPDATE fee SET paid_cents = paid_cents + ? WHERE id = ?'),
     insertPayment: q('INSERT INTO payment (patron_id, amount_cents, paid_at, channel) VALUES (?, ?, ?, ?)'),
     insertFee: q('INSERT INTO fee (patron_id, loan_id, kind, amount_cents, created_at, note) VALUES (?, ?, ?, ?, ?, ?)'),
-    // INDEXED BY: with table statistics SQLite may take loan_patron (every loan the patron ever had, kept by
-    // consent) over the partial index of open loans, and the cost of every checkout then grows with history.
-    loanCounts: q('SELECT count(*) AS loans, coalesce(sum(due_at < ?), 0) AS overdue FROM loan INDEXED BY loan_open_patron WHERE patron_id = ? AND closed_at IS NULL'),
+    // INDEXED BY: a patron's open loans are the head of their range in loan_patron (closed_at NULL first);
+    // with table statistics SQLite may prefer another index, and every checkout would then grow with history.
+    loanCounts: q('SELECT count(*) AS loans, coalesce(sum(due_at < ?), 0) AS overdue FROM loan INDEXED BY loan_patron WHERE patron_id = ? AND closed_at IS NULL'),
     holdCounts: q(`SELECT coalesce(sum(status IN ('waiting', 'in_transit')), 0) AS waiting, coalesce(sum(status = 'ready'), 0) AS ready,
       count(*) AS active FROM hold WHERE patron_id = ? AND ${ACTIVE_HOLD}`),
     openLoanByItem: q(`SELECT ${LOAN_COLUMNS} FROM loan WHERE item_id = ? AND closed_at IS NULL`),
-    openLoansOfPatron: q(`SELECT ${LOAN_COLUMNS} FROM loan INDEXED BY loan_open_patron WHERE patron_id = ? AND closed_at IS NULL ORDER BY due_at`),
-    patronHasRecordOnLoan: q('SELECT 1 FROM loan INDEXED BY loan_open_patron JOIN item ON item.id = loan.item_id WHERE loan.patron_id = ? AND item.record_id = ? AND loan.closed_at IS NULL'),
+    openLoansOfPatron: q(`SELECT ${LOAN_COLUMNS} FROM loan INDEXED BY loan_patron WHERE patron_id = ? AND closed_at IS NULL ORDER BY due_at`),
+    patronHasRecordOnLoan: q('SELECT 1 FROM loan INDEXED BY loan_patron JOIN item ON item.id = loan.item_id WHERE loan.patron_id = ? AND item.record_id = ? AND loan.closed_at IS NULL'),
     insertLoan: q('INSERT INTO loan (item_id, patron_id, branch_id, checked_out_at, due_at, channel) VALUES (?, ?, ?, ?, ?, ?)'),
     closeLoan: q('UPDATE loan SET closed_at = ?, close_reason = ?, return_branch = ? WHERE id = ?'),
     renewLoan: q('UPDATE loan SET due_at = ?, renewals = renewals + 1 WHERE id = ?'),

@@ -32,7 +32,7 @@ export function meRoutes(deps: AppDeps) {
 
   /** The opac context: the branch named, else the patron's home branch, else the branch of their first open loan. */
   function opac(c: HasHeaders, p: PatronPrincipal, txnId: string | undefined, branchId?: string): OpContext {
-    const home = db.prepare(`SELECT coalesce(p.home_branch, (SELECT branch_id FROM loan INDEXED BY loan_open_patron WHERE patron_id = p.id AND closed_at IS NULL
+    const home = db.prepare(`SELECT coalesce(p.home_branch, (SELECT branch_id FROM loan INDEXED BY loan_patron WHERE patron_id = p.id AND closed_at IS NULL
       ORDER BY due_at LIMIT 1), '*') AS b FROM patron p WHERE p.id = ?`).get(p.patronId) as { b: string };
     const scoped = txnIdOf(c, p, txnId);
     return { channel: 'opac', branchId: branchId ?? home.b, actor: actorOf(p), ...(scoped ? { txnId: scoped } : {}) };
