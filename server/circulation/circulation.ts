@@ -234,39 +234,43 @@ export class Circulation {
 
   private flush() {
     this.flushScheduled = false;
-    while (this.queue.length > 0) {
-      const group = this.queue.splice(0, MAX_GROUP);
-      const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-      const events: CircEvent[] = [];
-      this.deferred = events;
-      try {
-        this.tx.immediate(() => {
-          for (const job of group) {
-            const mark = events.length;
-            try {
-              outcomes.push({ ok: true, value: this.tx(() => this.runJob(job)) });
-            } catch (error) {
-              events.length = mark; // its savepoint was rolled back: what it logged did not happen
-              outcomes.push({ ok: false, error });
-            } finally {
-              this.spareSavepoint = false;
-              this.brokenOperation = null;
-            }
-          }
-        });
-      } catch (error) {
-        for (const job of group) job.reject(error);
-        continue;
-      } finally {
-        this.deferred = null;
-      }
-      afterWrites(this.db);
-      for (const e of events) this.emit(e);
-      group.forEach((job, i) => {
-        const o = outcomes[i]!;
-        if (o.ok) job.resolve(o.value); else job.reject(o.error);
-      });
+    // One group per turn of the event loop: its callers hear back (and their answers go out) while
+    // the next group waits its turn, instead of every answer waiting for the whole queue.
+    if (this.queue.length > MAX_GROUP) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
+    const group = this.queue.splice(0, MAX_GROUP);
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const events: CircEvent[] = [];
+    this.deferred = events;
+    try {
+      this.tx.immediate(() => {
+        for (const job of group) {
+          const mark = events.length;
+          try {
+            outcomes.push({ ok: true, value: this.tx(() => this.runJob(job)) });
+          } catch (error) {
+            events.length = mark; // its savepoint was rolled back: what it logged did not happen
+            outcomes.push({ ok: false, error });
+          } finally {
+            this.spareSavepoint = false;
+            this.brokenOperation = null;
+          }
+        }
+      });
+    } catch (error) {
+      for (const job of group) job.reject(error);
+      return;
+    } finally {
+      this.deferred = null;
+    }
+    afterWrites(this.db);
+    for (const e of events) this.emit(e);
+    group.forEach((job, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) job.resolve(o.value); else job.reject(o.error);
+    });
   }
 
   /**
