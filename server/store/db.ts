@@ -141,7 +141,11 @@ export function startCheckpointer(file: string, opts: { writer?: Db; intervalMs?
   opts.writer?.pragma(`journal_size_limit = ${2 * walLimitBytes}`);
   const restartIfWanted = () => {
     if (Atomics.load(flag, 0) !== 1) return;
-    if (opts.writer?.open && !opts.writer.inTransaction) {
+    if (opts.writer?.open && opts.writer.inTransaction) {
+      setTimeout(restartIfWanted, 20).unref(); // not inside someone's transaction: a moment later
+      return;
+    }
+    if (opts.writer?.open) {
       // Never wait on the writer's thread: a reader holding an old snapshot (a backup, the CRM worker)
       // would block the event loop for the busy timeout. A restart that cannot happen now returns busy
       // at once and is asked for again after the worker's next pass.
@@ -155,8 +159,6 @@ export function startCheckpointer(file: string, opts: { writer?: Db; intervalMs?
       } finally {
         writer.pragma(`busy_timeout = ${timeout}`);
       }
-    } else if (opts.writer?.inTransaction) {
-      return; // asked again after this transaction
     }
     Atomics.store(flag, 0, 0);
   };

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDb, startCheckpointer } from '../../../server/store/db.js';
+import { afterWrites, openDb, startCheckpointer } from '../../../server/store/db.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
@@ -35,5 +35,30 @@ describe('the checkpointer', () => {
     expect(largest).toBeLessThan(40 * 1024 * 1024);
     expect(statSync(`${file}-wal`).size).toBeLessThan(40 * 1024 * 1024);
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 20_000 });
+  });
+
+  it('restarts the WAL after a writer\'s commit (afterWrites) even when the event loop never turns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shelfsense-ckpt-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'a.db');
+    const db = openDb(file, { autoCheckpoint: false });
+    cleanups.push(() => db.close());
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    const limit = 1024 * 1024;
+    const checkpointer = startCheckpointer(file, { writer: db, intervalMs: 10, walLimitBytes: limit });
+    cleanups.unshift(() => checkpointer.stop());
+    await new Promise((r) => setTimeout(r, 100)); // the worker is up
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const tx = db.transaction((v: string) => insert.run(v));
+    // About 30 MB of WAL frames from one synchronous loop: the worker's message cannot be heard here,
+    // only the flag afterWrites reads.
+    let largest = 0;
+    for (let i = 0; i < 15_000; i++) {
+      tx.immediate('x'.repeat(1500));
+      afterWrites(db);
+      if (i % 100 === 0) largest = Math.max(largest, statSync(`${file}-wal`).size);
+    }
+    expect(largest).toBeLessThan(12 * 1024 * 1024);
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 15_000 });
   });
 });
