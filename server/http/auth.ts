@@ -5,6 +5,7 @@ import { systemClock } from '../clock.js';
 import type { AppDeps } from './app.js';
 import type { AppContext, AppEnv, GuardedEnv, Role } from './env.js';
 import { HttpProblem } from './problem.js';
+import { SESSION } from './schemas/common.js';
 import { findDevice, findSession, sessionCookieName } from './sessions.js';
 import { CSRF_HEADER } from './types.js';
 
@@ -66,6 +67,11 @@ export function allow<R extends Role>(...roles: R[]): MiddlewareHandler<GuardedE
 
 /** Staff of either role. */
 export const staffOnly = () => allow('admin', 'librarian');
+
+/** What most routes ask of their caller, for createRoute: a session cookie, and who it must belong to. */
+export const STAFF_SESSION = { security: SESSION, middleware: staffOnly() };
+export const ADMIN_SESSION = { security: SESSION, middleware: allow('admin') };
+export const PATRON_SESSION = { security: SESSION, middleware: allow('patron') };
 
 /** The client's address as the socket saw it (no proxy headers are trusted); 'unknown' under app.request(). */
 export function clientAddress(c: { env: unknown }): string {

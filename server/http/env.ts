@@ -33,5 +33,10 @@ export function actorOf(p: Principal): string {
   return `device:${p.deviceId}`;
 }
 
+/** How a CRM record names who did something: a staff member by username, anyone else as in the audit trail. */
+export function staffNameOf(p: Principal): string {
+  return p.kind === 'staff' ? p.username : actorOf(p);
+}
+
 /** A resource's routes: an OpenAPIHono whose failed schema checks become problem+json before any handler runs. */
 export const router = () => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });

@@ -6,14 +6,14 @@ import type { Db } from '../../store/db.js';
 import type { AppDeps } from '../app.js';
 import { API_BASE } from '../types.js';
 import { audit } from '../audit.js';
-import { allow } from '../auth.js';
+import { ADMIN_SESSION } from '../auth.js';
 import { actorOf, router } from '../env.js';
 import { branchExists } from '../op-context.js';
 import { fieldProblem, problems } from '../problem.js';
 import {
   DeviceCreateBody, DeviceSchema, DeviceWithTokenSchema, StaffCreateBody, StaffPatchBody, StaffUserSchema,
 } from '../schemas/access.js';
-import { IdParam, json, ok, SESSION } from '../schemas/common.js';
+import { IdParam, json, ok } from '../schemas/common.js';
 import { deleteSessionsOf } from '../sessions.js';
 
 type StaffRow = { id: number; username: string; display_name: string; role: 'admin' | 'librarian'; disabled: number; created_at: string };
@@ -45,15 +45,14 @@ export function adminRoutes(deps: AppDeps) {
   const { db } = deps;
   const clock = deps.clock ?? systemClock;
   const app = router();
-  const admin = { security: SESSION, middleware: allow('admin') };
 
   app.openapi(createRoute({
-    method: 'get', path: '/staff', tags: ['staff'], summary: 'List staff users', ...admin,
+    method: 'get', path: '/staff', tags: ['staff'], summary: 'List staff users', ...ADMIN_SESSION,
     responses: { 200: ok(z.object({ staff: z.array(StaffUserSchema) }).openapi('StaffUserList'), 'every staff user'), ...problems(401, 403) },
   }), (c) => c.json({ staff: (db.prepare('SELECT * FROM staff_user ORDER BY username').all() as StaffRow[]).map(toStaff) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/staff', tags: ['staff'], summary: 'Create a staff user', ...admin,
+    method: 'post', path: '/staff', tags: ['staff'], summary: 'Create a staff user', ...ADMIN_SESSION,
     request: { body: json(StaffCreateBody) },
     responses: { 201: ok(StaffUserSchema, 'the new staff user'), ...problems(400, 401, 403, 409, 422) },
   }), async (c) => {
@@ -71,7 +70,7 @@ export function adminRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'patch', path: '/staff/{id}', tags: ['staff'], summary: 'Change a staff user (a new password or disabling ends their sessions)', ...admin,
+    method: 'patch', path: '/staff/{id}', tags: ['staff'], summary: 'Change a staff user (a new password or disabling ends their sessions)', ...ADMIN_SESSION,
     request: { params: IdParam, body: json(StaffPatchBody) },
     responses: { 200: ok(StaffUserSchema, 'the changed staff user'), ...problems(400, 401, 403, 404, 409, 422) },
   }), async (c) => {
@@ -95,7 +94,7 @@ export function adminRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/devices', tags: ['devices'], summary: 'List devices', ...admin,
+    method: 'get', path: '/devices', tags: ['devices'], summary: 'List devices', ...ADMIN_SESSION,
     responses: { 200: ok(z.object({ devices: z.array(DeviceSchema) }).openapi('DeviceList'), 'every device'), ...problems(401, 403) },
   }), (c) => c.json({ devices: (db.prepare('SELECT * FROM device ORDER BY id').all() as DeviceRow[]).map(toDevice) }, 200));
 
@@ -107,7 +106,7 @@ export function adminRoutes(deps: AppDeps) {
   }
 
   app.openapi(createRoute({
-    method: 'post', path: '/devices', tags: ['devices'], summary: 'Register a device; kiosks and gateways get their bearer token in this answer only', ...admin,
+    method: 'post', path: '/devices', tags: ['devices'], summary: 'Register a device; kiosks and gateways get their bearer token in this answer only', ...ADMIN_SESSION,
     request: { body: json(DeviceCreateBody) },
     responses: { 201: ok(DeviceWithTokenSchema, 'the new device'), ...problems(400, 401, 403, 409, 422) },
   }), (c) => {
@@ -128,7 +127,7 @@ export function adminRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/devices/{id}/token', tags: ['devices'], summary: "Replace a kiosk's or gateway's token (the old one stops working)", ...admin,
+    method: 'post', path: '/devices/{id}/token', tags: ['devices'], summary: "Replace a kiosk's or gateway's token (the old one stops working)", ...ADMIN_SESSION,
     request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
     responses: { 200: ok(DeviceWithTokenSchema, 'the device and its new token'), ...problems(400, 401, 403, 404, 409) },
   }), (c) => {

@@ -3,9 +3,9 @@ import { DomainError, notFound } from '../../errors.js';
 import type { Db } from '../../store/db.js';
 import type { AppDeps } from '../app.js';
 import { API_BASE } from '../types.js';
-import { allow } from '../auth.js';
+import { ADMIN_SESSION } from '../auth.js';
 import { problems } from '../problem.js';
-import { IsoDate, json, ok, SESSION } from '../schemas/common.js';
+import { IsoDate, json, ok } from '../schemas/common.js';
 import { router } from '../env.js';
 
 const Time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 00:00 to 23:59');
@@ -57,7 +57,6 @@ export function branchRoutes(deps: AppDeps) {
   const { db, circulation } = deps;
   const app = router();
   const tags = ['branches'];
-  const admin = { security: SESSION, middleware: allow('admin') };
   /** Calendars and branches feed due dates: the core re-reads them after every change. */
   const changed = (id: string) => { circulation.reload(); return calendarOf(db, id); };
 
@@ -67,7 +66,7 @@ export function branchRoutes(deps: AppDeps) {
   }), (c) => c.json({ branches: (db.prepare('SELECT * FROM branch ORDER BY id').all() as BranchRow[]).map(toBranch) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/branches', tags, summary: 'Create a branch', ...admin,
+    method: 'post', path: '/branches', tags, summary: 'Create a branch', ...ADMIN_SESSION,
     request: { body: json(BranchCreateBody) },
     responses: { 201: ok(BranchCalendarSchema, 'the new branch'), ...problems(400, 401, 403, 409, 422) },
   }), (c) => {
@@ -85,7 +84,7 @@ export function branchRoutes(deps: AppDeps) {
   }), (c) => c.json(calendarOf(db, c.req.valid('param').id), 200));
 
   app.openapi(createRoute({
-    method: 'patch', path: '/branches/{id}', tags, summary: "Change a branch's name, ISIL or address", ...admin,
+    method: 'patch', path: '/branches/{id}', tags, summary: "Change a branch's name, ISIL or address", ...ADMIN_SESSION,
     request: { params: BranchParam, body: json(BranchPatchBody) },
     responses: { 200: ok(BranchCalendarSchema, 'the changed branch'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -97,7 +96,7 @@ export function branchRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'put', path: '/branches/{id}/hours', tags, summary: 'Replace the weekly opening hours (a weekday left out is closed)', ...admin,
+    method: 'put', path: '/branches/{id}/hours', tags, summary: 'Replace the weekly opening hours (a weekday left out is closed)', ...ADMIN_SESSION,
     request: { params: BranchParam, body: json(HoursBody) },
     responses: { 200: ok(BranchCalendarSchema, 'the branch calendar'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -112,7 +111,7 @@ export function branchRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'put', path: '/branches/{id}/closed-dates/{date}', tags, summary: 'Close a branch on a date (idempotent; sets the reason)', ...admin,
+    method: 'put', path: '/branches/{id}/closed-dates/{date}', tags, summary: 'Close a branch on a date (idempotent; sets the reason)', ...ADMIN_SESSION,
     request: { params: ClosedDateParam, body: json(ClosedDateBody) },
     responses: { 200: ok(BranchCalendarSchema, 'the branch calendar'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -124,7 +123,7 @@ export function branchRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/branches/{id}/closed-dates/{date}', tags, summary: 'Open a branch again on a closed date', ...admin,
+    method: 'delete', path: '/branches/{id}/closed-dates/{date}', tags, summary: 'Open a branch again on a closed date', ...ADMIN_SESSION,
     request: { params: ClosedDateParam },
     responses: { 200: ok(BranchCalendarSchema, 'the branch calendar'), ...problems(400, 401, 403, 404) },
   }), (c) => {

@@ -3,7 +3,7 @@ import { refusal, type ItemRef, type PatronRef } from '../../circulation/circula
 import { systemClock } from '../../clock.js';
 import type { AppDeps } from '../app.js';
 import { audit, patronTarget } from '../audit.js';
-import { allow, staffOnly } from '../auth.js';
+import { STAFF_SESSION, allow } from '../auth.js';
 import { actorOf, router } from '../env.js';
 import { deskContext } from '../op-context.js';
 import { granted, problems, refusalProblem } from '../problem.js';
@@ -11,7 +11,7 @@ import {
   CancelHoldResultSchema, CheckinResultSchema, CheckoutResultSchema, HoldResultSchema, LostResultSchema, PatronStatusSchema,
   PaymentResultSchema, RenewAllResultSchema, RenewResultSchema,
 } from '../schemas/circulation.js';
-import { BranchId, Code, DeskFields, IdempotencyHeaders, IdParam, IsoInstant, json, ok, SESSION, SESSION_OR_DEVICE, TagUid } from '../schemas/common.js';
+import { BranchId, Code, DeskFields, IdempotencyHeaders, IdParam, IsoInstant, json, ok, SESSION_OR_DEVICE, TagUid } from '../schemas/common.js';
 
 const Id = z.number().int().positive();
 const PatronRefFields = { patronId: Id.optional(), cardNumber: Code.optional(), cardTagUid: TagUid.optional() };
@@ -60,7 +60,6 @@ export function circulationRoutes(deps: AppDeps) {
   const app = router();
   const tags = ['circulation'];
   const deskOrKiosk = { security: SESSION_OR_DEVICE, middleware: allow('admin', 'librarian', 'kiosk') };
-  const desk = { security: SESSION, middleware: staffOnly() };
   const refusals = problems(400, 401, 403, 404, 409, 422);
 
   app.openapi(createRoute({
@@ -114,7 +113,7 @@ export function circulationRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/circulation/holds', tags, summary: 'Place a hold on a record for a patron', ...desk,
+    method: 'post', path: '/circulation/holds', tags, summary: 'Place a hold on a record for a patron', ...STAFF_SESSION,
     request: { headers: IdempotencyHeaders, body: json(PlaceHoldBody) },
     responses: { 200: ok(HoldResultSchema, 'the hold, with its queue position'), ...refusals },
   }), async (c) => {
@@ -123,7 +122,7 @@ export function circulationRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'patch', path: '/circulation/holds/{id}', tags, summary: "Change a hold's pickup branch or expiry", ...desk,
+    method: 'patch', path: '/circulation/holds/{id}', tags, summary: "Change a hold's pickup branch or expiry", ...STAFF_SESSION,
     request: { headers: IdempotencyHeaders, params: IdParam, body: json(ChangeHoldBody) },
     responses: { 200: ok(HoldResultSchema, 'the changed hold'), ...refusals },
   }), async (c) => {
@@ -133,19 +132,19 @@ export function circulationRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/circulation/holds/{id}', tags, summary: 'Cancel a hold (a trapped item is released)', ...desk,
+    method: 'delete', path: '/circulation/holds/{id}', tags, summary: 'Cancel a hold (a trapped item is released)', ...STAFF_SESSION,
     request: { headers: IdempotencyHeaders, params: IdParam, query: z.object({ branchId: DeskFields.branchId, txnId: DeskFields.txnId }) },
     responses: { 200: ok(CancelHoldResultSchema, 'the cancelled hold'), ...refusals },
   }), async (c) => c.json(granted(await circulation.write(() => circulation.cancelHold(c.req.valid('param').id, deskContext(c, db, c.req.valid('query'))))), 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/circulation/items/{barcode}/lost', tags, summary: 'Mark an item lost (an open loan is closed and the replacement fee charged)', ...desk,
+    method: 'post', path: '/circulation/items/{barcode}/lost', tags, summary: 'Mark an item lost (an open loan is closed and the replacement fee charged)', ...STAFF_SESSION,
     request: { headers: IdempotencyHeaders, params: z.object({ barcode: Code.openapi({ param: { name: 'barcode', in: 'path' } }) }), body: json(LostBody) },
     responses: { 200: ok(LostResultSchema, 'marked lost'), ...refusals },
   }), async (c) => c.json(granted(await circulation.write(() => circulation.markLost({ barcode: c.req.valid('param').barcode }, deskContext(c, db, c.req.valid('json'))))), 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/circulation/patrons/{id}/payments', tags, summary: "Take a payment toward a patron's fees, oldest first", ...desk,
+    method: 'post', path: '/circulation/patrons/{id}/payments', tags, summary: "Take a payment toward a patron's fees, oldest first", ...STAFF_SESSION,
     request: { headers: IdempotencyHeaders, params: IdParam, body: json(PaymentBody) },
     responses: { 200: ok(PaymentResultSchema, 'paid'), ...refusals },
   }), async (c) => {

@@ -10,10 +10,10 @@ import { recomputeCrm } from '../../crm/recompute.js';
 import { keySettings, setKeySettings } from '../../crm/scores.js';
 import type { AppDeps } from '../app.js';
 import { audit, auditPatronReads, patronTarget } from '../audit.js';
-import { allow, staffOnly } from '../auth.js';
-import { actorOf, router } from '../env.js';
+import { ADMIN_SESSION, STAFF_SESSION } from '../auth.js';
+import { actorOf, router, staffNameOf } from '../env.js';
 import { problems } from '../problem.js';
-import { IdParam, IsoInstant, json, Obj, ok, SESSION } from '../schemas/common.js';
+import { IdParam, IsoInstant, json, Obj, ok } from '../schemas/common.js';
 
 
 export const SavedSegmentBody = z.strictObject({
@@ -51,21 +51,20 @@ export function crmSegmentRoutes(deps: AppDeps) {
   const { db } = deps;
   const clock = deps.clock ?? systemClock;
   const app = router();
-  const staff = { security: SESSION, middleware: staffOnly() };
   const tags = ['crm'];
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/segments', tags, summary: 'Current engagement tiers and subject clusters, with sizes, rules and quality', ...staff,
+    method: 'get', path: '/crm/segments', tags, summary: 'Current engagement tiers and subject clusters, with sizes, rules and quality', ...STAFF_SESSION,
     responses: { 200: ok(Obj('Segments'), 'segments'), ...problems(401, 403) },
   }), (c) => c.json(currentSegments(db) as unknown as Record<string, unknown>, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/segments/history', tags, summary: 'Segment sizes per recompute, and the latest movement between tiers', ...staff,
+    method: 'get', path: '/crm/segments/history', tags, summary: 'Segment sizes per recompute, and the latest movement between tiers', ...STAFF_SESSION,
     responses: { 200: ok(Obj('SegmentHistory'), 'sizes and movement'), ...problems(401, 403) },
   }), (c) => c.json({ sizes: segmentSizesOverTime(db), movement: segmentMovement(db) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/recompute', tags, summary: 'Recompute profiles, segments, key patrons, recommendations and services now', ...staff,
+    method: 'post', path: '/crm/recompute', tags, summary: 'Recompute profiles, segments, key patrons, recommendations and services now', ...STAFF_SESSION,
     responses: { 200: ok(Obj('RecomputeSummary'), 'what the recompute found'), ...problems(401, 403) },
   }), async (c) => {
     const summary = deps.crm ? await deps.crm.recompute('manual') : recomputeCrm(db, clock.now(), { trigger: 'manual' });
@@ -74,24 +73,24 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/filter-fields', tags, summary: 'The fields a rule-based segment may filter on', ...staff,
+    method: 'get', path: '/crm/filter-fields', tags, summary: 'The fields a rule-based segment may filter on', ...STAFF_SESSION,
     responses: { 200: ok(Obj('FilterFields'), 'fields'), ...problems(401, 403) },
   }), (c) => c.json({ fields: Object.entries(FILTER_FIELDS).map(([name, f]) => ({ name, kind: f.kind, profiling: !!f.needsProfiling, description: f.description })) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/audience/preview', tags, summary: 'How many patrons a segment and/or filter reaches (withheld under 10)', ...staff,
+    method: 'post', path: '/crm/audience/preview', tags, summary: 'How many patrons a segment and/or filter reaches (withheld under 10)', ...STAFF_SESSION,
     request: { body: json(AudienceSpec) },
     responses: { 200: ok(Obj('AudiencePreview'), 'the size'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => c.json(shown(resolveAudience(db, c.req.valid('json'), clock.now()).length), 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/settings', tags, summary: "The library's priority subjects and the key-patron share and weights", ...staff,
+    method: 'get', path: '/crm/settings', tags, summary: "The library's priority subjects and the key-patron share and weights", ...STAFF_SESSION,
     responses: { 200: ok(Obj('CrmSettingsView'), 'settings'), ...problems(401, 403) },
   }), (c) => c.json(keySettings(db), 200));
 
   app.openapi(createRoute({
     method: 'put', path: '/crm/settings', tags, summary: 'Change the priority subjects, key-patron share or weights (admin; used from the next recompute)',
-    security: SESSION, middleware: allow('admin'),
+    ...ADMIN_SESSION,
     request: { body: json(CrmSettingsBody) },
     responses: { 200: ok(Obj('CrmSettingsView'), 'settings now'), ...problems(400, 401, 403, 422) },
   }), (c) => {
@@ -112,12 +111,12 @@ export function crmSegmentRoutes(deps: AppDeps) {
   const withSize = (s: ReturnType<typeof savedRow>) => ({ ...s, ...shown(resolveAudience(db, { segment: `saved:${s.id}` }, clock.now()).length) });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/saved-segments', tags, summary: 'Rule-based segments librarians saved, with their sizes', ...staff,
+    method: 'get', path: '/crm/saved-segments', tags, summary: 'Rule-based segments librarians saved, with their sizes', ...STAFF_SESSION,
     responses: { 200: ok(Obj('SavedSegmentList'), 'saved segments'), ...problems(401, 403) },
   }), (c) => c.json({ segments: (db.prepare('SELECT id FROM saved_segment ORDER BY name').pluck().all() as number[]).map((id) => withSize(savedRow(id))) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/saved-segments', tags, summary: 'Save a rule-based segment (a filter over profile fields)', ...staff,
+    method: 'post', path: '/crm/saved-segments', tags, summary: 'Save a rule-based segment (a filter over profile fields)', ...STAFF_SESSION,
     request: { body: json(SavedSegmentBody) },
     responses: { 201: ok(Obj('SavedSegment'), 'the segment'), ...problems(400, 401, 403, 409, 422) },
   }), (c) => {
@@ -131,7 +130,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'put', path: '/crm/saved-segments/{id}', tags, summary: 'Change a saved segment', ...staff,
+    method: 'put', path: '/crm/saved-segments/{id}', tags, summary: 'Change a saved segment', ...STAFF_SESSION,
     request: { params: IdParam, body: json(SavedSegmentBody) },
     responses: { 200: ok(Obj('SavedSegment'), 'the segment'), ...problems(400, 401, 403, 404, 409, 422) },
   }), (c) => {
@@ -146,7 +145,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/crm/saved-segments/{id}', tags, summary: 'Delete a saved segment (refused while a service policy uses it)', ...staff,
+    method: 'delete', path: '/crm/saved-segments/{id}', tags, summary: 'Delete a saved segment (refused while a service policy uses it)', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404, 409) },
   }), (c) => {
@@ -159,7 +158,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/saved-segments/{id}/members', tags, summary: "A saved segment's patrons (refused under 10; audited)", ...staff,
+    method: 'get', path: '/crm/saved-segments/{id}/members', tags, summary: "A saved segment's patrons (refused under 10; audited)", ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(Obj('SegmentMembers'), 'patrons'), ...problems(400, 401, 403, 404, 409) },
   }), (c) => {
@@ -175,7 +174,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
 
   // ---- key patrons --------------------------------------------------------------------------
   app.openapi(createRoute({
-    method: 'get', path: '/crm/key-patrons', tags, summary: 'Key patrons, each with the components that explain the flag (audited)', ...staff,
+    method: 'get', path: '/crm/key-patrons', tags, summary: 'Key patrons, each with the components that explain the flag (audited)', ...STAFF_SESSION,
     responses: { 200: ok(Obj('KeyPatronList'), 'key patrons'), ...problems(401, 403) },
   }), (c) => {
     const list = keyPatronList(db);
@@ -184,7 +183,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'put', path: '/crm/key-patrons/{id}/pin', tags, summary: 'Pin a patron as key (pinned: true) or as not key (false), with a reason', ...staff,
+    method: 'put', path: '/crm/key-patrons/{id}/pin', tags, summary: 'Pin a patron as key (pinned: true) or as not key (false), with a reason', ...STAFF_SESSION,
     request: { params: IdParam, body: json(PinBody) },
     responses: { 200: ok(Obj('KeyPatronPinResult'), 'the pin'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -192,7 +191,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
     const b = c.req.valid('json');
     const now = clock.now();
     const p = c.get('principal');
-    const by = p.kind === 'staff' ? p.username : actorOf(p);
+    const by = staffNameOf(p);
     getPatron(db, id);
     db.transaction(() => {
       db.prepare(`INSERT INTO key_patron_pin (patron_id, pinned, reason, pinned_by, pinned_at) VALUES (?, ?, ?, ?, ?)
@@ -212,7 +211,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/crm/key-patrons/{id}/pin', tags, summary: 'Remove a pin: the score decides again at the next recompute', ...staff,
+    method: 'delete', path: '/crm/key-patrons/{id}/pin', tags, summary: 'Remove a pin: the score decides again at the next recompute', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 204: { description: 'removed' }, ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -224,7 +223,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/churn-risk', tags, summary: 'Patrons most at risk of lapsing (key patrons first; audited)', ...staff,
+    method: 'get', path: '/crm/churn-risk', tags, summary: 'Patrons most at risk of lapsing (key patrons first; audited)', ...STAFF_SESSION,
     request: { query: z.object({ minRisk: z.coerce.number().min(0).max(1).default(0.7), limit: z.coerce.number().int().min(1).max(500).default(50) }) },
     responses: { 200: ok(Obj('ChurnRiskList'), 'patrons'), ...problems(400, 401, 403) },
   }), (c) => {
@@ -236,12 +235,12 @@ export function crmSegmentRoutes(deps: AppDeps) {
 
   // ---- differentiated services ----------------------------------------------------------------
   app.openapi(createRoute({
-    method: 'get', path: '/crm/services', tags, summary: 'Service policies attached to segments or key status', ...staff,
+    method: 'get', path: '/crm/services', tags, summary: 'Service policies attached to segments or key status', ...STAFF_SESSION,
     responses: { 200: ok(Obj('ServicePolicyList'), 'policies'), ...problems(401, 403) },
   }), (c) => c.json({ policies: listServicePolicies(db) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/services', tags, summary: 'Attach a service to a segment or to key patrons, with effective dates (applied now)', ...staff,
+    method: 'post', path: '/crm/services', tags, summary: 'Attach a service to a segment or to key patrons, with effective dates (applied now)', ...STAFF_SESSION,
     request: { body: json(ServicePolicyInput) },
     responses: { 201: ok(Obj('ServicePolicy'), 'the policy, and what applying it did'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -253,7 +252,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/services/{id}/end', tags, summary: 'End a service policy now (yesterday becomes its last day)', ...staff,
+    method: 'post', path: '/crm/services/{id}/end', tags, summary: 'End a service policy now (yesterday becomes its last day)', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(Obj('ServicePolicy'), 'the policy, and what applying it did'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -266,7 +265,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
 
   // ---- library events ----------------------------------------------------------------------
   app.openapi(createRoute({
-    method: 'get', path: '/crm/events', tags, summary: 'Library events and lectures, upcoming first, with attendance counts', ...staff,
+    method: 'get', path: '/crm/events', tags, summary: 'Library events and lectures, upcoming first, with attendance counts', ...STAFF_SESSION,
     responses: { 200: ok(Obj('LibraryEventList'), 'events'), ...problems(401, 403) },
   }), (c) => c.json({
     events: (db.prepare(`SELECT e.*, (SELECT count(*) FROM event_attendance a WHERE a.event_id = e.id AND a.status IN ('registered', 'attended')) AS registered,
@@ -275,7 +274,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/events', tags, summary: 'Create a library event or lecture', ...staff,
+    method: 'post', path: '/crm/events', tags, summary: 'Create a library event or lecture', ...STAFF_SESSION,
     request: { body: json(EventBody) },
     responses: { 201: ok(Obj('LibraryEvent'), 'the event'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -288,7 +287,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'put', path: '/crm/events/{id}/attendance', tags, summary: "Record a patron's invitation, registration or attendance", ...staff,
+    method: 'put', path: '/crm/events/{id}/attendance', tags, summary: "Record a patron's invitation, registration or attendance", ...STAFF_SESSION,
     request: { params: IdParam, body: json(AttendanceBody) },
     responses: { 200: ok(Obj('Attendance'), 'recorded'), ...problems(400, 401, 403, 404, 409) },
   }), (c) => {
@@ -310,7 +309,7 @@ export function crmSegmentRoutes(deps: AppDeps) {
 
   // ---- analytics -----------------------------------------------------------------------------
   app.openapi(createRoute({
-    method: 'get', path: '/crm/analytics', tags, summary: 'Segments and movement, key patrons, churn risk, satisfaction, visits vs loans, subject demand vs collection, complaint turnaround', ...staff,
+    method: 'get', path: '/crm/analytics', tags, summary: 'Segments and movement, key patrons, churn risk, satisfaction, visits vs loans, subject demand vs collection, complaint turnaround', ...STAFF_SESSION,
     responses: { 200: ok(Obj('CrmAnalytics'), 'the figures'), ...problems(401, 403) },
   }), (c) => {
     const data = crmAnalytics(db, clock.now());

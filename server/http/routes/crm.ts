@@ -8,10 +8,10 @@ import { clearProfiling, erasePatron, exportPatron } from '../../crm/privacy.js'
 import { ClcClass } from '../../crm/services.js';
 import type { AppDeps } from '../app.js';
 import { audit, patronTarget } from '../audit.js';
-import { allow, staffOnly } from '../auth.js';
-import { actorOf, router } from '../env.js';
+import { ADMIN_SESSION, PATRON_SESSION, STAFF_SESSION } from '../auth.js';
+import { actorOf, router, staffNameOf } from '../env.js';
 import { problems } from '../problem.js';
-import { IdParam, IsoInstant, json, Obj, ok, SESSION } from '../schemas/common.js';
+import { IdParam, IsoInstant, json, Obj, ok } from '../schemas/common.js';
 
 
 export const ConsentBody = z.strictObject({
@@ -66,13 +66,10 @@ export function crmRoutes(deps: AppDeps) {
   const { db } = deps;
   const clock = deps.clock ?? systemClock;
   const app = router();
-  const staff = { security: SESSION, middleware: staffOnly() };
-  const admin = { security: SESSION, middleware: allow('admin') };
-  const patron = { security: SESSION, middleware: allow('patron') };
   const tags = ['crm'];
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/patrons/{id}/profile', tags, summary: "A patron's 360° profile (audited)", ...staff,
+    method: 'get', path: '/crm/patrons/{id}/profile', tags, summary: "A patron's 360° profile (audited)", ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(Obj('PatronProfile'), 'basic, secondary and derived data'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -84,7 +81,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/patrons/{id}/timeline', tags, summary: "A patron's timeline, newest first (audited)", ...staff,
+    method: 'get', path: '/crm/patrons/{id}/timeline', tags, summary: "A patron's timeline, newest first (audited)", ...STAFF_SESSION,
     request: { params: IdParam, query: TimelineQuery },
     responses: { 200: ok(Obj('PatronTimeline'), 'entries, newest first'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -107,7 +104,7 @@ export function crmRoutes(deps: AppDeps) {
   }
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/patrons/{id}/feedback', tags, summary: "Record the patron's evaluation, impression, suggestion or praise", ...staff,
+    method: 'post', path: '/crm/patrons/{id}/feedback', tags, summary: "Record the patron's evaluation, impression, suggestion or praise", ...STAFF_SESSION,
     request: { params: IdParam, body: json(FeedbackBody) },
     responses: { 201: ok(Obj('Created'), 'recorded'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -119,7 +116,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/patrons/{id}/needs', tags, summary: 'Record a special information need (subject alert, accessibility, other)', ...staff,
+    method: 'post', path: '/crm/patrons/{id}/needs', tags, summary: 'Record a special information need (subject alert, accessibility, other)', ...STAFF_SESSION,
     request: { params: IdParam, body: json(NeedBody) },
     responses: { 201: ok(Obj('Created'), 'recorded'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -130,7 +127,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/crm/patrons/{id}/needs/{needId}', tags, summary: 'End an information need', ...staff,
+    method: 'delete', path: '/crm/patrons/{id}/needs/{needId}', tags, summary: 'End an information need', ...STAFF_SESSION,
     request: { params: NeedParams },
     responses: { 204: { description: 'ended' }, ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -143,40 +140,40 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/patrons/{id}/communications', tags, summary: 'Log a contact with the patron (any channel, either direction)', ...staff,
+    method: 'post', path: '/crm/patrons/{id}/communications', tags, summary: 'Log a contact with the patron (any channel, either direction)', ...STAFF_SESSION,
     request: { params: IdParam, body: json(CommunicationBody) },
     responses: { 201: ok(Obj('Created'), 'logged'), ...problems(400, 401, 403, 404) },
   }), (c) => {
     const { id } = c.req.valid('param');
     const b = c.req.valid('json');
     const p = c.get('principal');
-    const staffName = p.kind === 'staff' ? p.username : actorOf(p);
+    const staffName = staffNameOf(p);
     return c.json(recorded(id, actorOf(p), 'crm.communication.add', () => Number(db.prepare(`INSERT INTO communication (patron_id, at, channel, direction, staff, summary)
         VALUES (?, ?, ?, ?, ?, ?)`).run(id, b.at ?? clock.now().toISOString(), b.channel, b.direction, staffName, b.summary).lastInsertRowid)), 201);
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/patrons/{id}/retention-efforts', tags, summary: 'Record what was done to keep the patron, and how it went', ...staff,
+    method: 'post', path: '/crm/patrons/{id}/retention-efforts', tags, summary: 'Record what was done to keep the patron, and how it went', ...STAFF_SESSION,
     request: { params: IdParam, body: json(RetentionBody) },
     responses: { 201: ok(Obj('Created'), 'recorded'), ...problems(400, 401, 403, 404) },
   }), (c) => {
     const { id } = c.req.valid('param');
     const b = c.req.valid('json');
     const p = c.get('principal');
-    const staffName = p.kind === 'staff' ? p.username : actorOf(p);
+    const staffName = staffNameOf(p);
     return c.json(recorded(id, actorOf(p), 'crm.retention.add', () => Number(db.prepare(`INSERT INTO retention_effort (patron_id, at, staff, action, outcome, note)
         VALUES (?, ?, ?, ?, ?, ?)`).run(id, clock.now().toISOString(), staffName, b.action, b.outcome ?? 'pending', b.note ?? null).lastInsertRowid)), 201);
   });
 
   // ---- cases ---------------------------------------------------------------------------------
   app.openapi(createRoute({
-    method: 'get', path: '/crm/cases', tags, summary: 'Complaint and request cases, most urgent first (overdue ones flagged)', ...staff,
+    method: 'get', path: '/crm/cases', tags, summary: 'Complaint and request cases, most urgent first (overdue ones flagged)', ...STAFF_SESSION,
     request: { query: CaseQuery },
     responses: { 200: ok(Obj('CaseList'), 'cases'), ...problems(400, 401, 403) },
   }), (c) => c.json(listCases(db, c.req.valid('query'), clock.now()) as unknown as Record<string, unknown>, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/cases', tags, summary: 'Open a complaint, friction or request case', ...staff,
+    method: 'post', path: '/crm/cases', tags, summary: 'Open a complaint, friction or request case', ...STAFF_SESSION,
     request: { body: json(CaseBody) },
     responses: { 201: ok(Obj('Case'), 'the new case'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -188,7 +185,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/cases/{id}', tags, summary: 'One case with its history', ...staff,
+    method: 'get', path: '/crm/cases/{id}', tags, summary: 'One case with its history', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(Obj('CaseWithEvents'), 'the case'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -200,7 +197,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'patch', path: '/crm/cases/{id}', tags, summary: 'Move a case along open → in_progress → resolved → closed, assign it, move its due date, add a note', ...staff,
+    method: 'patch', path: '/crm/cases/{id}', tags, summary: 'Move a case along open → in_progress → resolved → closed, assign it, move its due date, add a note', ...STAFF_SESSION,
     request: { params: IdParam, body: json(CaseUpdate) },
     responses: { 200: ok(Obj('Case'), 'the case'), ...problems(400, 401, 403, 404, 409, 422) },
   }), (c) => c.json(updateCase(db, c.req.valid('param').id, c.req.valid('json'), actorOf(c.get('principal')), clock.now()) as unknown as Record<string, unknown>, 200));
@@ -226,7 +223,7 @@ export function crmRoutes(deps: AppDeps) {
   }
 
   app.openapi(createRoute({
-    method: 'put', path: '/crm/patrons/{id}/consent', tags, summary: "Record the patron's consent (as given at the desk)", ...staff,
+    method: 'put', path: '/crm/patrons/{id}/consent', tags, summary: "Record the patron's consent (as given at the desk)", ...STAFF_SESSION,
     request: { params: IdParam, body: json(ConsentBody) },
     responses: { 200: ok(Obj('Consent'), 'consent now'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -236,7 +233,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/patrons/{id}/export', tags, summary: 'Everything held about a patron, for a subject access request (audited)', ...staff,
+    method: 'get', path: '/crm/patrons/{id}/export', tags, summary: 'Everything held about a patron, for a subject access request (audited)', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(Obj('PatronExport'), 'every table naming the patron'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -247,7 +244,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/crm/patrons/{id}', tags, summary: 'Erase a patron and everything derived from them (admin; refused with loans or fees open)', ...admin,
+    method: 'delete', path: '/crm/patrons/{id}', tags, summary: 'Erase a patron and everything derived from them (admin; refused with loans or fees open)', ...ADMIN_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(Obj('Erasure'), 'rows removed per table'), ...problems(400, 401, 403, 404, 409) },
   }), (c) => {
@@ -259,12 +256,12 @@ export function crmRoutes(deps: AppDeps) {
 
   // ---- the patron's own side (online catalogue) ----------------------------------------------
   app.openapi(createRoute({
-    method: 'get', path: '/me/consent', tags: ['me'], summary: 'What I agreed to', ...patron,
+    method: 'get', path: '/me/consent', tags: ['me'], summary: 'What I agreed to', ...PATRON_SESSION,
     responses: { 200: ok(Obj('MyConsent'), 'my consent'), ...problems(401, 403) },
   }), (c) => c.json(consentOf(db, c.get('principal').patronId) as unknown as Record<string, unknown>, 200));
 
   app.openapi(createRoute({
-    method: 'put', path: '/me/consent', tags: ['me'], summary: 'Change what I agree to (withdrawing profiling clears my profile now)', ...patron,
+    method: 'put', path: '/me/consent', tags: ['me'], summary: 'Change what I agree to (withdrawing profiling clears my profile now)', ...PATRON_SESSION,
     request: { body: json(ConsentBody) },
     responses: { 200: ok(Obj('MyConsent'), 'my consent now'), ...problems(400, 401, 403) },
   }), (c) => {
@@ -273,7 +270,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/export', tags: ['me'], summary: 'Everything the library holds about me', ...patron,
+    method: 'get', path: '/me/export', tags: ['me'], summary: 'Everything the library holds about me', ...PATRON_SESSION,
     responses: { 200: ok(Obj('MyExport'), 'my data'), ...problems(401, 403) },
   }), (c) => {
     const p = c.get('principal');
@@ -282,7 +279,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/recommendations', tags: ['me'], summary: 'Books for me, with why (only if I allow profiling)', ...patron,
+    method: 'get', path: '/me/recommendations', tags: ['me'], summary: 'Books for me, with why (only if I allow profiling)', ...PATRON_SESSION,
     responses: { 200: ok(Obj('MyRecommendations'), 'my recommendations'), ...problems(401, 403) },
   }), (c) => {
     const { patronId } = c.get('principal');
@@ -291,7 +288,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/me/feedback', tags: ['me'], summary: 'Tell the library what I think of it', ...patron,
+    method: 'post', path: '/me/feedback', tags: ['me'], summary: 'Tell the library what I think of it', ...PATRON_SESSION,
     request: { body: json(FeedbackBody) },
     responses: { 201: ok(Obj('Created'), 'recorded'), ...problems(400, 401, 403) },
   }), (c) => {
@@ -303,7 +300,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/me/cases', tags: ['me'], summary: 'Make a complaint or a request', ...patron,
+    method: 'post', path: '/me/cases', tags: ['me'], summary: 'Make a complaint or a request', ...PATRON_SESSION,
     request: { body: json(MyCaseBody) },
     responses: { 201: ok(Obj('MyCase'), 'the case'), ...problems(400, 401, 403, 422) },
   }), (c) => {
@@ -314,7 +311,7 @@ export function crmRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/cases', tags: ['me'], summary: 'My complaints and requests, and where they stand', ...patron,
+    method: 'get', path: '/me/cases', tags: ['me'], summary: 'My complaints and requests, and where they stand', ...PATRON_SESSION,
     responses: { 200: ok(Obj('MyCases'), 'my cases'), ...problems(401, 403) },
   }), (c) => {
     const { patronId } = c.get('principal');

@@ -6,10 +6,10 @@ import { ENV_ROLES, type EnvironmentFeature } from '../../environment/environmen
 import { ZONE_PROFILE_NAMES, type ZoneProfileName } from '../../environment/profiles.js';
 import { MAX_BUCKETS, MAX_MINUTE_DAYS, MAX_POINTS, NUMERIC_KEYS, zoneMetrics, type History } from '../../environment/store.js';
 import type { AppDeps } from '../app.js';
-import { allow, staffOnly } from '../auth.js';
+import { ADMIN_SESSION, STAFF_SESSION } from '../auth.js';
 import { actorOf, router, type StaffPrincipal } from '../env.js';
 import { HttpProblem, problems } from '../problem.js';
-import { IdParam, IsoInstant, json, ok, SESSION } from '../schemas/common.js';
+import { IdParam, IsoInstant, json, ok } from '../schemas/common.js';
 import { API_BASE } from '../types.js';
 
 const Id = z.string().min(1).max(64);
@@ -85,8 +85,6 @@ export function historyBody(h: History): HistoryBody {
 export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFeature }) {
   const app = router();
   const clock = deps.clock ?? systemClock;
-  const staff = { security: SESSION, middleware: staffOnly() };
-  const admin = { security: SESSION, middleware: allow('admin') };
   const feature = () => {
     if (!deps.environment) throw new HttpProblem(503, 'ENVIRONMENT_UNAVAILABLE', 'the environment feature is not running');
     return deps.environment;
@@ -95,7 +93,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   const body = (x: unknown) => x as Record<string, unknown>;
 
   app.openapi(createRoute({
-    method: 'get', path: '/environment/zones', tags: ['environment'], ...staff,
+    method: 'get', path: '/environment/zones', tags: ['environment'], ...STAFF_SESSION,
     summary: 'Zones with profile, latest readings, controller status, actuators, cameras and the last 24 h of preservation metrics',
     responses: { 200: ok(z.object({ zones: z.array(Anything) }), 'every zone'), ...problems(401, 403, 503) },
   }), (c) => {
@@ -108,7 +106,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   });
 
   app.openapi(createRoute({
-    method: 'patch', path: '/environment/zones/{id}/profile', tags: ['environment'], summary: "Changes a zone's profile and its overrides", ...admin,
+    method: 'patch', path: '/environment/zones/{id}/profile', tags: ['environment'], summary: "Changes a zone's profile and its overrides", ...ADMIN_SESSION,
     request: { params: ZoneParam, body: json(ZoneProfilePatch) },
     responses: { 200: ok(Anything, 'the zone with its new profile'), ...problems(400, 401, 403, 404, 422, 503) },
   }), (c) => {
@@ -117,7 +115,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/environment/zones/{id}/override', tags: ['environment'], summary: 'Holds an actuator in a state until a time, whatever the readings say', ...staff,
+    method: 'post', path: '/environment/zones/{id}/override', tags: ['environment'], summary: 'Holds an actuator in a state until a time, whatever the readings say', ...STAFF_SESSION,
     request: { params: ZoneParam, body: json(OverrideBody) },
     responses: { 200: ok(Anything, "the zone controller's status"), ...problems(400, 401, 403, 404, 422, 503) },
   }), (c) => {
@@ -126,7 +124,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/environment/zones/{id}/override', tags: ['environment'], summary: 'Ends an override early; control resumes at once', ...staff,
+    method: 'delete', path: '/environment/zones/{id}/override', tags: ['environment'], summary: 'Ends an override early; control resumes at once', ...STAFF_SESSION,
     request: { params: ZoneParam, query: z.object({ role: ActuatorRole }) },
     responses: { 200: ok(Anything, "the zone controller's status"), ...problems(400, 401, 403, 404, 503) },
   }), (c) => {
@@ -135,7 +133,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/environment/history', tags: ['environment'], ...staff,
+    method: 'get', path: '/environment/history', tags: ['environment'], ...STAFF_SESSION,
     summary: "One key of one device over time, as columns: raw, per minute, per hour, or 'auto' (at most about 2000 buckets)",
     description: `Raw answers at most ${MAX_POINTS} readings, minute and hour at most ${MAX_BUCKETS} buckets (${MAX_MINUTE_DAYS} days of minutes); more is refused with 422 HISTORY_TOO_LARGE.`,
     request: {
@@ -153,13 +151,13 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/environment/commands', tags: ['environment'], summary: 'The actuator command log, newest first: payload, source, reason, who, result', ...staff,
+    method: 'get', path: '/environment/commands', tags: ['environment'], summary: 'The actuator command log, newest first: payload, source, reason, who, result', ...STAFF_SESSION,
     request: { query: z.object({ zoneId: Id.optional(), deviceId: Id.optional(), beforeId: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
     responses: { 200: ok(z.object({ commands: z.array(Anything) }), 'commands'), ...problems(400, 401, 403, 503) },
   }), (c) => c.json({ commands: feature().commands(c.req.valid('query')) as unknown as Record<string, unknown>[] }, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/alarms', tags: ['alarms'], summary: "Alarms, newest first; by state, or only the open ones; each with the cameras of its zone", ...staff,
+    method: 'get', path: '/alarms', tags: ['alarms'], summary: "Alarms, newest first; by state, or only the open ones; each with the cameras of its zone", ...STAFF_SESSION,
     request: { query: z.object({ state: z.enum(ALARM_STATES).optional(), open: z.enum(['true', 'false']).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
     responses: { 200: ok(z.object({ alarms: z.array(Anything) }), 'alarms'), ...problems(400, 401, 403, 503) },
   }), (c) => {
@@ -168,7 +166,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/alarms/{id}', tags: ['alarms'], summary: 'One alarm with the history of its transitions', ...staff,
+    method: 'get', path: '/alarms/{id}', tags: ['alarms'], summary: 'One alarm with the history of its transitions', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(Anything, 'the alarm and its events'), ...problems(400, 401, 403, 404, 503) },
   }), (c) => {
@@ -179,7 +177,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
 
   const alarmAction = (path: string, summary: string, schema: z.ZodType<Record<string, unknown>> | null,
     run: (f: EnvironmentFeature, id: number, by: string, b: Record<string, unknown>) => unknown) => app.openapi(createRoute({
-    method: 'post', path: `/alarms/{id}/${path}`, tags: ['alarms'], summary, ...staff,
+    method: 'post', path: `/alarms/{id}/${path}`, tags: ['alarms'], summary, ...STAFF_SESSION,
     request: { params: IdParam, ...(schema ? { body: path === 'shelve' ? json(schema) : optionalJson(schema) } : {}) },
     responses: { 200: ok(Anything, 'the alarm after the transition'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => c.json(body(run(feature(), c.req.valid('param').id, who(c.get('principal')).by, schema ? (c.req.valid('json' as never) as Record<string, unknown>) : {})), 200));
@@ -193,38 +191,38 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
     (f, id, by, b) => f.alarms.reset(id, by, b.comment as string | undefined));
 
   app.openapi(createRoute({
-    method: 'get', path: '/environment/branches/{id}/intrusion', tags: ['environment'], summary: "A branch's intrusion state: armed, delays, bypasses, sensors", ...staff,
+    method: 'get', path: '/environment/branches/{id}/intrusion', tags: ['environment'], summary: "A branch's intrusion state: armed, delays, bypasses, sensors", ...STAFF_SESSION,
     request: { params: BranchParam },
     responses: { 200: ok(Anything, 'the intrusion state'), ...problems(400, 401, 403, 404, 503) },
   }), (c) => c.json(body(feature().intrusion.status(c.req.valid('param').id)), 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/environment/branches/{id}/arm', tags: ['environment'], ...staff,
+    method: 'post', path: '/environment/branches/{id}/arm', tags: ['environment'], ...STAFF_SESSION,
     summary: 'Arms intrusion detection after the exit delay; refused while a door is open unless it is bypassed',
     request: { params: BranchParam, body: optionalJson(z.strictObject({ bypass: z.array(Id).max(100).default([]) })) },
     responses: { 200: ok(Anything, 'the intrusion state (arming)'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => c.json(body(feature().intrusion.arm(c.req.valid('param').id, who(c.get('principal')).by, c.req.valid('json').bypass ?? [])), 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/environment/branches/{id}/disarm', tags: ['environment'], summary: 'Disarms intrusion detection (a running entry delay ends without an alarm)', ...staff,
+    method: 'post', path: '/environment/branches/{id}/disarm', tags: ['environment'], summary: 'Disarms intrusion detection (a running entry delay ends without an alarm)', ...STAFF_SESSION,
     request: { params: BranchParam },
     responses: { 200: ok(Anything, 'the intrusion state (disarmed)'), ...problems(400, 401, 403, 404, 409, 503) },
   }), (c) => c.json(body(feature().intrusion.disarm(c.req.valid('param').id, who(c.get('principal')).by)), 200));
 
   app.openapi(createRoute({
-    method: 'patch', path: '/environment/devices/{id}', tags: ['environment'], summary: "A sensor's or actuator's zone, role and reporting interval", ...admin,
+    method: 'patch', path: '/environment/devices/{id}', tags: ['environment'], summary: "A sensor's or actuator's zone, role and reporting interval", ...ADMIN_SESSION,
     request: { params: DeviceParam, body: json(DevicePatch) },
     responses: { 200: ok(Anything, 'the device as the feature now sees it'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => c.json(body(feature().updateDevice(c.req.valid('param').id, c.req.valid('json'), who(c.get('principal')).actor)), 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/environment/cameras', tags: ['environment'], summary: 'Cameras, by branch or zone (URLs that fail the checks are null)', ...staff,
+    method: 'get', path: '/environment/cameras', tags: ['environment'], summary: 'Cameras, by branch or zone (URLs that fail the checks are null)', ...STAFF_SESSION,
     request: { query: z.object({ branchId: Id.optional(), zoneId: Id.optional() }) },
     responses: { 200: ok(z.object({ cameras: z.array(CameraSchema) }).openapi('CameraList'), 'cameras'), ...problems(400, 401, 403, 503) },
   }), (c) => { feature(); return c.json({ cameras: listCameras(deps.db, c.req.valid('query')) }, 200); });
 
   app.openapi(createRoute({
-    method: 'post', path: '/environment/cameras', tags: ['environment'], summary: 'Adds a camera: a snapshot, MJPEG or HLS URL (at least one) in a zone or at a branch', ...admin,
+    method: 'post', path: '/environment/cameras', tags: ['environment'], summary: 'Adds a camera: a snapshot, MJPEG or HLS URL (at least one) in a zone or at a branch', ...ADMIN_SESSION,
     request: { body: json(CameraCreate) },
     responses: { 201: ok(CameraSchema, 'the new camera'), ...problems(400, 401, 403, 409, 422, 503) },
   }), (c) => {
@@ -235,7 +233,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   });
 
   app.openapi(createRoute({
-    method: 'patch', path: '/environment/cameras/{id}', tags: ['environment'], summary: "Changes a camera's name, place, entrance mark or URLs (null removes a URL; one must remain)", ...admin,
+    method: 'patch', path: '/environment/cameras/{id}', tags: ['environment'], summary: "Changes a camera's name, place, entrance mark or URLs (null removes a URL; one must remain)", ...ADMIN_SESSION,
     request: { params: CameraParam, body: json(CameraPatch) },
     responses: { 200: ok(CameraSchema, 'the camera'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => {
@@ -245,7 +243,7 @@ export function environmentRoutes(deps: AppDeps & { environment?: EnvironmentFea
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/environment/cameras/{id}', tags: ['environment'], summary: 'Removes a camera', ...admin,
+    method: 'delete', path: '/environment/cameras/{id}', tags: ['environment'], summary: 'Removes a camera', ...ADMIN_SESSION,
     request: { params: CameraParam },
     responses: { 204: { description: 'removed' }, ...problems(400, 401, 403, 404, 409, 503) },
   }), (c) => {

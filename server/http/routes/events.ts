@@ -5,11 +5,11 @@ import { systemClock } from '../../clock.js';
 import type { Db } from '../../store/db.js';
 import type { AppDeps } from '../app.js';
 import { audit, patronTarget } from '../audit.js';
-import { staffOnly } from '../auth.js';
+import { STAFF_SESSION } from '../auth.js';
 import { actorOf, router } from '../env.js';
 import { problems } from '../problem.js';
 import { CircEventListSchema } from '../schemas/circulation.js';
-import { IsoInstant, ok, SESSION } from '../schemas/common.js';
+import { IsoInstant, ok } from '../schemas/common.js';
 
 /** A comment line this often keeps proxies from closing an idle stream and lets the server notice a revoked session. */
 export const HEARTBEAT_MS = 15_000;
@@ -55,10 +55,9 @@ export function eventRoutes(deps: AppDeps) {
   const { db, bus } = deps;
   const clock = deps.clock ?? systemClock;
   const app = router();
-  const staff = { security: SESSION, middleware: staffOnly() };
 
   app.openapi(createRoute({
-    method: 'get', path: '/events', tags: ['events'], ...staff,
+    method: 'get', path: '/events', tags: ['events'], ...STAFF_SESSION,
     summary: 'Live events (Server-Sent Events): `event: circulation` (a CircEvent, with `id:`), `event: gateway` (a GatewayEvent) and `event: rfid` (kiosk sessions, gate alarms, returns, entrance decisions, reader status) and `event: environment` (readings summaries, commands, alarms, intrusion)',
     description: `A comment line every ${HEARTBEAT_MS / 1000} s keeps the stream open. Reconnecting with Last-Event-ID resends the circulation events missed since.`,
     request: { headers: z.object({ 'Last-Event-ID': z.string().regex(/^\d{1,15}$/).optional() }) },
@@ -93,7 +92,7 @@ export function eventRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/events/log', tags: ['events'], summary: 'The circulation event log (granted and refused operations), newest first', ...staff,
+    method: 'get', path: '/events/log', tags: ['events'], summary: 'The circulation event log (granted and refused operations), newest first', ...STAFF_SESSION,
     request: { query: EventLogQuery },
     responses: { 200: ok(CircEventListSchema, 'matching events'), ...problems(400, 401, 403) },
   }), (c) => {

@@ -1,10 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../app.js';
-import { allow } from '../auth.js';
+import { ADMIN_SESSION } from '../auth.js';
 import { audit } from '../audit.js';
 import { actorOf } from '../env.js';
 import { HttpProblem, problems } from '../problem.js';
-import { ok, SESSION } from '../schemas/common.js';
+import { ok } from '../schemas/common.js';
 import { router } from '../env.js';
 import { exportData, importData, ImportError, KIND_NAMES } from '../../io/index.js';
 import { systemClock } from '../../clock.js';
@@ -22,7 +22,7 @@ export function ioRoutes(deps: AppDeps) {
   const { db, circulation } = deps;
   const clock = deps.clock ?? systemClock;
   const app = router();
-  const admin = { tags: ['import-export'], security: SESSION, middleware: allow('admin') };
+  const admin = { tags: ['import-export'], ...ADMIN_SESSION };
 
   app.openapi(createRoute({
     method: 'post', path: '/import/{kind}', summary: 'Import a CSV or JSON file (all or nothing, unless skipBad=true)', ...admin,

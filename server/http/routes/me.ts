@@ -3,7 +3,7 @@ import type { OpContext } from '../../circulation/circulation.js';
 import { DomainError } from '../../errors.js';
 import { getPatron } from '../../patrons/patrons.js';
 import type { AppDeps } from '../app.js';
-import { allow } from '../auth.js';
+import { PATRON_SESSION } from '../auth.js';
 import { actorOf, type PatronPrincipal, router } from '../env.js';
 import { branchExists, txnIdOf, type HasHeaders } from '../op-context.js';
 import { fieldProblem, granted, problems } from '../problem.js';
@@ -11,7 +11,7 @@ import { PatronSchema } from '../schemas/catalogue.js';
 import {
   CancelHoldResultSchema, FeeListSchema, HoldListSchema, HoldResultSchema, LoanListSchema, RenewAllResultSchema, RenewResultSchema,
 } from '../schemas/circulation.js';
-import { BranchId, IdempotencyHeaders, IdParam, json, ok, SESSION } from '../schemas/common.js';
+import { BranchId, IdempotencyHeaders, IdParam, json, ok } from '../schemas/common.js';
 
 export const MyHoldBody = z.strictObject({
   recordId: z.number().int().positive(),
@@ -28,7 +28,6 @@ export function meRoutes(deps: AppDeps) {
   const { db, circulation } = deps;
   const app = router();
   const tags = ['me'];
-  const patron = { security: SESSION, middleware: allow('patron') };
 
   /** The opac context: the branch named, else the patron's home branch, else the branch of their first open loan. */
   function opac(c: HasHeaders, p: PatronPrincipal, txnId: string | undefined, branchId?: string): OpContext {
@@ -39,22 +38,22 @@ export function meRoutes(deps: AppDeps) {
   }
 
   app.openapi(createRoute({
-    method: 'get', path: '/me', tags, summary: 'My patron record', ...patron,
+    method: 'get', path: '/me', tags, summary: 'My patron record', ...PATRON_SESSION,
     responses: { 200: ok(PatronSchema, 'my record'), ...problems(401, 403) },
   }), (c) => c.json(getPatron(db, c.get('principal').patronId), 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/loans', tags, summary: 'My open loans, soonest due first', ...patron,
+    method: 'get', path: '/me/loans', tags, summary: 'My open loans, soonest due first', ...PATRON_SESSION,
     responses: { 200: ok(LoanListSchema, 'my loans'), ...problems(401, 403) },
   }), (c) => c.json({ loans: circulation.patronAccount(c.get('principal').patronId).loans }, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/holds', tags, summary: 'My active holds', ...patron,
+    method: 'get', path: '/me/holds', tags, summary: 'My active holds', ...PATRON_SESSION,
     responses: { 200: ok(HoldListSchema, 'my holds'), ...problems(401, 403) },
   }), (c) => c.json({ holds: circulation.patronAccount(c.get('principal').patronId).holds }, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/fees', tags, summary: 'My unpaid fees and balance', ...patron,
+    method: 'get', path: '/me/fees', tags, summary: 'My unpaid fees and balance', ...PATRON_SESSION,
     responses: { 200: ok(FeeListSchema, 'my fees'), ...problems(401, 403) },
   }), (c) => {
     const { fees } = circulation.patronAccount(c.get('principal').patronId);
@@ -62,7 +61,7 @@ export function meRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/me/loans/{id}/renew', tags, summary: 'Renew one of my loans', ...patron,
+    method: 'post', path: '/me/loans/{id}/renew', tags, summary: 'Renew one of my loans', ...PATRON_SESSION,
     request: { headers: IdempotencyHeaders, params: IdParam, query: TxnQuery },
     responses: { 200: ok(RenewResultSchema, 'renewed'), ...problems(400, 401, 403, 404, 409) },
   }), async (c) => {
@@ -76,7 +75,7 @@ export function meRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/me/loans/renew-all', tags, summary: 'Renew every loan of mine that can be renewed', ...patron,
+    method: 'post', path: '/me/loans/renew-all', tags, summary: 'Renew every loan of mine that can be renewed', ...PATRON_SESSION,
     request: { headers: IdempotencyHeaders, query: TxnQuery },
     responses: { 200: ok(RenewAllResultSchema, 'what was renewed and what was refused'), ...problems(400, 401, 403, 404, 409) },
   }), async (c) => {
@@ -85,7 +84,7 @@ export function meRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/me/holds', tags, summary: 'Place a hold on a record for myself', ...patron,
+    method: 'post', path: '/me/holds', tags, summary: 'Place a hold on a record for myself', ...PATRON_SESSION,
     request: { headers: IdempotencyHeaders, body: json(MyHoldBody) },
     responses: { 200: ok(HoldResultSchema, 'the hold, with its queue position'), ...problems(400, 401, 403, 404, 409, 422) },
   }), async (c) => {
@@ -96,7 +95,7 @@ export function meRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/me/holds/{id}', tags, summary: 'Cancel one of my holds', ...patron,
+    method: 'delete', path: '/me/holds/{id}', tags, summary: 'Cancel one of my holds', ...PATRON_SESSION,
     request: { headers: IdempotencyHeaders, params: IdParam, query: TxnQuery },
     responses: { 200: ok(CancelHoldResultSchema, 'the cancelled hold'), ...problems(400, 401, 403, 404, 409) },
   }), async (c) => {

@@ -19,10 +19,10 @@ import {
 } from '../../crm/outreach/surveys.js';
 import type { AppDeps } from '../app.js';
 import { audit, auditPatronReads, patronTarget } from '../audit.js';
-import { allow, staffOnly } from '../auth.js';
+import { ADMIN_SESSION, PATRON_SESSION, STAFF_SESSION } from '../auth.js';
 import { actorOf, router } from '../env.js';
 import { HttpProblem, problems } from '../problem.js';
-import { IdParam, json, ok, Paging, SESSION } from '../schemas/common.js';
+import { IdParam, json, ok, Paging } from '../schemas/common.js';
 import { API_BASE } from '../types.js';
 
 // ---- schemas -----------------------------------------------------------------------------------
@@ -134,9 +134,6 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   const { db } = deps;
   const clock = deps.clock ?? systemClock;
   const app = router();
-  const staff = { security: SESSION, middleware: staffOnly() };
-  const admin = { security: SESSION, middleware: allow('admin') };
-  const patron = { security: SESSION, middleware: allow('patron') };
   const tags = ['crm-outreach'];
   const feature = () => {
     if (!deps.outreach) throw new HttpProblem(503, 'OUTREACH_UNAVAILABLE', 'the outreach feature is not running');
@@ -146,13 +143,13 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   // ---- campaigns -------------------------------------------------------------------------------
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/campaigns', tags, summary: 'Care campaigns, newest first', ...staff,
+    method: 'get', path: '/crm/campaigns', tags, summary: 'Care campaigns, newest first', ...STAFF_SESSION,
     request: { query: z.object({ kind: z.enum(CAMPAIGN_KINDS).optional(), status: z.enum(CAMPAIGN_STATUSES).optional() }) },
     responses: { 200: ok(z.object({ campaigns: z.array(CampaignSchema) }).openapi('CampaignList'), 'campaigns'), ...problems(400, 401, 403) },
   }), (c) => c.json({ campaigns: listCampaigns(db, c.req.valid('query')) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/campaigns', tags, summary: 'Define a campaign (texts checked: a generic variant for profile placeholders)', ...staff,
+    method: 'post', path: '/crm/campaigns', tags, summary: 'Define a campaign (texts checked: a generic variant for profile placeholders)', ...STAFF_SESSION,
     request: { body: json(CampaignCreateBody) },
     responses: { 201: ok(CampaignSchema, 'the campaign'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -165,13 +162,13 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/campaigns/{id}', tags, summary: 'One campaign', ...staff,
+    method: 'get', path: '/crm/campaigns/{id}', tags, summary: 'One campaign', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(CampaignSchema, 'the campaign'), ...problems(400, 401, 403, 404) },
   }), (c) => c.json(getCampaign(db, c.req.valid('param').id), 200));
 
   app.openapi(createRoute({
-    method: 'patch', path: '/crm/campaigns/{id}', tags, summary: 'Change a campaign (status "active" lets the daily run send an automatic one)', ...staff,
+    method: 'patch', path: '/crm/campaigns/{id}', tags, summary: 'Change a campaign (status "active" lets the daily run send an automatic one)', ...STAFF_SESSION,
     request: { params: IdParam, body: json(CampaignPatchBody) },
     responses: { 200: ok(CampaignSchema, 'the campaign'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -182,7 +179,7 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/crm/campaigns/{id}', tags, summary: 'Delete a campaign that never sent (else archive it)', ...staff,
+    method: 'delete', path: '/crm/campaigns/{id}', tags, summary: 'Delete a campaign that never sent (else archive it)', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404, 409) },
   }), (c) => {
@@ -193,13 +190,13 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/campaigns/{id}/preview', tags, summary: "How many patrons a send would reach now (an automatic campaign: today's), and why the others would be skipped", ...staff,
+    method: 'get', path: '/crm/campaigns/{id}/preview', tags, summary: "How many patrons a send would reach now (an automatic campaign: today's), and why the others would be skipped", ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(PreviewSchema, 'audience size and skip reasons'), ...problems(400, 401, 403, 404, 422, 503) },
   }), (c) => c.json(feature().preview(c.req.valid('param').id), 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/campaigns/{id}/send', tags, summary: 'Send a campaign to its audience now (delivery continues in the background)', ...staff,
+    method: 'post', path: '/crm/campaigns/{id}/send', tags, summary: 'Send a campaign to its audience now (delivery continues in the background)', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 202: ok(RunSummarySchema, 'planned: queued and skipped, by reason'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => {
@@ -211,13 +208,13 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/campaigns/{id}/runs', tags, summary: "A campaign's runs, each with where its messages stand", ...staff,
+    method: 'get', path: '/crm/campaigns/{id}/runs', tags, summary: "A campaign's runs, each with where its messages stand", ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(z.object({ runs: z.array(RunSchema) }).openapi('CampaignRunList'), 'runs'), ...problems(400, 401, 403, 404) },
   }), (c) => c.json({ runs: listRuns(db, c.req.valid('param').id) }, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/campaigns/{id}/messages', tags, summary: 'The delivery log: every message with its status and reason (audited)', ...staff,
+    method: 'get', path: '/crm/campaigns/{id}/messages', tags, summary: 'The delivery log: every message with its status and reason (audited)', ...STAFF_SESSION,
     request: { params: IdParam, query: MessageLogQuery },
     responses: { 200: ok(MessageLogSchema, 'messages'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -228,7 +225,7 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/campaigns/automatic/run', tags, summary: 'Run the daily automatic campaigns now (admin)', ...admin,
+    method: 'post', path: '/crm/campaigns/automatic/run', tags, summary: 'Run the daily automatic campaigns now (admin)', ...ADMIN_SESSION,
     responses: { 200: ok(z.object({ results: z.array(z.object({ campaignId: z.number().int(), kind: z.string(), summary: RunSummarySchema.optional(), error: z.string().optional() })) }).openapi('AutomaticRun'), 'each active automatic campaign'), ...problems(401, 403, 503) },
   }), (c) => {
     const results = feature().runAutomatic();
@@ -239,18 +236,18 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   // ---- holidays --------------------------------------------------------------------------------
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/holidays', tags, summary: 'The holidays holiday campaigns greet on', ...staff,
+    method: 'get', path: '/crm/holidays', tags, summary: 'The holidays holiday campaigns greet on', ...STAFF_SESSION,
     responses: { 200: ok(z.object({ holidays: z.array(HolidaySchema) }).openapi('HolidayList'), 'holidays'), ...problems(401, 403) },
   }), (c) => c.json({ holidays: listHolidays(db) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/holidays', tags, summary: 'Add a holiday (MM-DD every year, or YYYY-MM-DD once)', ...staff,
+    method: 'post', path: '/crm/holidays', tags, summary: 'Add a holiday (MM-DD every year, or YYYY-MM-DD once)', ...STAFF_SESSION,
     request: { body: json(HolidayBody) },
     responses: { 201: ok(HolidaySchema, 'the holiday'), ...problems(400, 401, 403, 409, 422) },
   }), (c) => c.json(addHoliday(db, c.req.valid('json')), 201));
 
   app.openapi(createRoute({
-    method: 'delete', path: '/crm/holidays/{id}', tags, summary: 'Remove a holiday', ...staff,
+    method: 'delete', path: '/crm/holidays/{id}', tags, summary: 'Remove a holiday', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 204: { description: 'removed' }, ...problems(400, 401, 403, 404) },
   }), (c) => { deleteHoliday(db, c.req.valid('param').id); return c.body(null, 204); });
@@ -258,12 +255,12 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   // ---- surveys ---------------------------------------------------------------------------------
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/surveys', tags, summary: 'Satisfaction surveys, newest first', ...staff,
+    method: 'get', path: '/crm/surveys', tags, summary: 'Satisfaction surveys, newest first', ...STAFF_SESSION,
     responses: { 200: ok(z.object({ surveys: z.array(SurveySchema) }).openapi('SurveyList'), 'surveys'), ...problems(401, 403) },
   }), (c) => c.json({ surveys: listSurveys(db) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/surveys', tags, summary: 'Define a survey: rating (1–5), nps (0–10), choice and text questions', ...staff,
+    method: 'post', path: '/crm/surveys', tags, summary: 'Define a survey: rating (1–5), nps (0–10), choice and text questions', ...STAFF_SESSION,
     request: { body: json(SurveyCreateBody) },
     responses: { 201: ok(SurveySchema, 'the survey'), ...problems(400, 401, 403, 422) },
   }), (c) => {
@@ -276,13 +273,13 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/surveys/{id}', tags, summary: 'One survey', ...staff,
+    method: 'get', path: '/crm/surveys/{id}', tags, summary: 'One survey', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(SurveySchema, 'the survey'), ...problems(400, 401, 403, 404) },
   }), (c) => c.json(getSurvey(db, c.req.valid('param').id), 200));
 
   app.openapi(createRoute({
-    method: 'patch', path: '/crm/surveys/{id}', tags, summary: 'Change a survey: open or close it; questions only while a draft', ...staff,
+    method: 'patch', path: '/crm/surveys/{id}', tags, summary: 'Change a survey: open or close it; questions only while a draft', ...STAFF_SESSION,
     request: { params: IdParam, body: json(SurveyPatchBody) },
     responses: { 200: ok(SurveySchema, 'the survey'), ...problems(400, 401, 403, 404, 409, 422) },
   }), (c) => {
@@ -293,13 +290,13 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/crm/surveys/{id}', tags, summary: 'Delete a draft survey nobody was sent', ...staff,
+    method: 'delete', path: '/crm/surveys/{id}', tags, summary: 'Delete a draft survey nobody was sent', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404, 409) },
   }), (c) => { deleteSurvey(db, c.req.valid('param').id); return c.body(null, 204); });
 
   app.openapi(createRoute({
-    method: 'post', path: '/crm/surveys/{id}/send', tags, summary: 'Send an open survey to an audience (a campaign of kind "survey" with a signed link)', ...staff,
+    method: 'post', path: '/crm/surveys/{id}/send', tags, summary: 'Send an open survey to an audience (a campaign of kind "survey" with a signed link)', ...STAFF_SESSION,
     request: { params: IdParam, body: json(SurveySendBody) },
     responses: { 202: ok(RunSummarySchema.extend({ campaignId: z.number().int() }).openapi('SurveySendSummary'), 'planned'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => {
@@ -311,7 +308,7 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/crm/surveys/{id}/results', tags, summary: 'CSAT and NPS overall, per segment (withheld under 10) and per month; each question', ...staff,
+    method: 'get', path: '/crm/surveys/{id}/results', tags, summary: 'CSAT and NPS overall, per segment (withheld under 10) and per month; each question', ...STAFF_SESSION,
     request: { params: IdParam, query: SurveyResultsQuery },
     responses: { 200: ok(SurveyResultsSchema, 'results'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => {
@@ -325,30 +322,30 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   // ---- the patron's side (online catalogue) --------------------------------------------------
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/messages', tags: ['me'], summary: 'My messages from the library, newest first, with the unread count', ...patron,
+    method: 'get', path: '/me/messages', tags: ['me'], summary: 'My messages from the library, newest first, with the unread count', ...PATRON_SESSION,
     request: { query: MessagesQuery },
     responses: { 200: ok(InAppMessageListSchema, 'my messages'), ...problems(400, 401, 403) },
   }), (c) => c.json(listInAppMessages(db, c.get('principal').patronId, c.req.valid('query')), 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/me/messages/{id}/read', tags: ['me'], summary: 'Mark one of my messages read', ...patron,
+    method: 'post', path: '/me/messages/{id}/read', tags: ['me'], summary: 'Mark one of my messages read', ...PATRON_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(InAppMessageSchema, 'the message'), ...problems(400, 401, 403, 404) },
   }), (c) => c.json(markInAppMessage(db, c.get('principal').patronId, c.req.valid('param').id, true, clock.now()), 200));
 
   app.openapi(createRoute({
-    method: 'delete', path: '/me/messages/{id}/read', tags: ['me'], summary: 'Mark one of my messages unread', ...patron,
+    method: 'delete', path: '/me/messages/{id}/read', tags: ['me'], summary: 'Mark one of my messages unread', ...PATRON_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(InAppMessageSchema, 'the message'), ...problems(400, 401, 403, 404) },
   }), (c) => c.json(markInAppMessage(db, c.get('principal').patronId, c.req.valid('param').id, false, clock.now()), 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/surveys', tags: ['me'], summary: 'Open surveys I was invited to, and whether I answered', ...patron,
+    method: 'get', path: '/me/surveys', tags: ['me'], summary: 'Open surveys I was invited to, and whether I answered', ...PATRON_SESSION,
     responses: { 200: ok(z.object({ surveys: z.array(PatronSurveySchema) }).openapi('PatronSurveyList'), 'my surveys'), ...problems(401, 403) },
   }), (c) => c.json({ surveys: surveysOf(db, c.get('principal').patronId, clock.now()).map((s) => patronView(s, s.answered)) }, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/me/surveys/{id}', tags: ['me'], summary: 'A survey I was invited to, with its questions', ...patron,
+    method: 'get', path: '/me/surveys/{id}', tags: ['me'], summary: 'A survey I was invited to, with its questions', ...PATRON_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(PatronSurveySchema, 'the survey'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -358,7 +355,7 @@ export function outreachRoutes(deps: AppDeps & { outreach?: OutreachFeature }) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/me/surveys/{id}', tags: ['me'], summary: 'Answer a survey I was invited to (once)', ...patron,
+    method: 'post', path: '/me/surveys/{id}', tags: ['me'], summary: 'Answer a survey I was invited to (once)', ...PATRON_SESSION,
     request: { params: IdParam, body: json(SurveyAnswerBody) },
     responses: { 201: ok(SurveyAnswerResultSchema, 'answered'), ...problems(400, 401, 403, 404, 409, 422, 503) },
   }), (c) => {

@@ -5,14 +5,14 @@ import { notFound } from '../../errors.js';
 import type { AppDeps } from '../app.js';
 import { API_BASE } from '../types.js';
 import { audit, auditPatronReads, patronTarget } from '../audit.js';
-import { staffOnly } from '../auth.js';
+import { STAFF_SESSION } from '../auth.js';
 import { actorOf, router } from '../env.js';
 import { branchExists } from '../op-context.js';
 import { fieldProblem, problems } from '../problem.js';
 import { deleteSessionsOf } from '../sessions.js';
 import { PatronListSchema, PatronSchema } from '../schemas/catalogue.js';
 import { FeeListSchema, HoldListSchema, LoanListSchema, PatronStatusSchema } from '../schemas/circulation.js';
-import { BranchId, IdParam, json, ok, Paging, patchOf, SESSION } from '../schemas/common.js';
+import { BranchId, IdParam, json, ok, Paging, patchOf } from '../schemas/common.js';
 
 export const PatronCreateBody = PatronInput.extend({ pin: PinInput.optional() }).strict().openapi('PatronCreate');
 export const PatronPatchBody = patchOf(PatronInput, 'PatronPatch');
@@ -31,11 +31,10 @@ export function patronRoutes(deps: AppDeps) {
   const { db, circulation } = deps;
   const clock = deps.clock ?? systemClock;
   const app = router();
-  const guard = { security: SESSION, middleware: staffOnly() };
   const tags = ['patrons'];
 
   app.openapi(createRoute({
-    method: 'get', path: '/patrons', tags, summary: 'Search patrons by name or card number', ...guard,
+    method: 'get', path: '/patrons', tags, summary: 'Search patrons by name or card number', ...STAFF_SESSION,
     request: { query: PatronQuery },
     responses: { 200: ok(PatronListSchema, 'matching patrons'), ...problems(400, 401, 403) },
   }), (c) => {
@@ -47,7 +46,7 @@ export function patronRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/patrons', tags, summary: 'Register a patron (optionally with a PIN)', ...guard,
+    method: 'post', path: '/patrons', tags, summary: 'Register a patron (optionally with a PIN)', ...STAFF_SESSION,
     request: { body: json(PatronCreateBody) },
     responses: { 201: ok(PatronSchema, 'the new patron'), ...problems(400, 401, 403, 404, 409, 422) },
   }), async (c) => {
@@ -59,7 +58,7 @@ export function patronRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/patrons/{id}', tags, summary: 'Read a patron', ...guard,
+    method: 'get', path: '/patrons/{id}', tags, summary: 'Read a patron', ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(PatronSchema, 'the patron'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -69,7 +68,7 @@ export function patronRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'patch', path: '/patrons/{id}', tags, summary: 'Change some fields of a patron', ...guard,
+    method: 'patch', path: '/patrons/{id}', tags, summary: 'Change some fields of a patron', ...STAFF_SESSION,
     request: { params: IdParam, body: json(PatronPatchBody) },
     responses: { 200: ok(PatronSchema, 'the changed patron'), ...problems(400, 401, 403, 404, 409, 422) },
   }), (c) => {
@@ -81,7 +80,7 @@ export function patronRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'put', path: '/patrons/{id}/pin', tags, summary: "Set a patron's PIN (ends the patron's sessions)", ...guard,
+    method: 'put', path: '/patrons/{id}/pin', tags, summary: "Set a patron's PIN (ends the patron's sessions)", ...STAFF_SESSION,
     request: { params: IdParam, body: json(PinBody) },
     responses: { 204: { description: 'PIN set' }, ...problems(400, 401, 403, 404, 422) },
   }), async (c) => {
@@ -93,7 +92,7 @@ export function patronRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/patrons/{id}/status', tags, summary: "A patron's blocks and counts, as a kiosk or SIP2 would see them", ...guard,
+    method: 'get', path: '/patrons/{id}/status', tags, summary: "A patron's blocks and counts, as a kiosk or SIP2 would see them", ...STAFF_SESSION,
     request: { params: IdParam, query: z.object({ branchId: BranchId.openapi({ description: 'the branch whose rules apply' }) }) },
     responses: { 200: ok(PatronStatusSchema, 'the patron status'), ...problems(400, 401, 403, 404) },
   }), (c) => {
@@ -114,19 +113,19 @@ export function patronRoutes(deps: AppDeps) {
   }
 
   app.openapi(createRoute({
-    method: 'get', path: '/patrons/{id}/loans', tags, summary: "A patron's open loans, soonest due first", ...guard,
+    method: 'get', path: '/patrons/{id}/loans', tags, summary: "A patron's open loans, soonest due first", ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(LoanListSchema, 'open loans'), ...problems(400, 401, 403, 404) },
   }), (c) => c.json({ loans: account(c.req.valid('param').id, actorOf(c.get('principal')), 'loans').loans }, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/patrons/{id}/holds', tags, summary: "A patron's active holds", ...guard,
+    method: 'get', path: '/patrons/{id}/holds', tags, summary: "A patron's active holds", ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(HoldListSchema, 'active holds'), ...problems(400, 401, 403, 404) },
   }), (c) => c.json({ holds: account(c.req.valid('param').id, actorOf(c.get('principal')), 'holds').holds }, 200));
 
   app.openapi(createRoute({
-    method: 'get', path: '/patrons/{id}/fees', tags, summary: "A patron's unpaid fees and balance", ...guard,
+    method: 'get', path: '/patrons/{id}/fees', tags, summary: "A patron's unpaid fees and balance", ...STAFF_SESSION,
     request: { params: IdParam },
     responses: { 200: ok(FeeListSchema, 'unpaid fees'), ...problems(400, 401, 403, 404) },
   }), (c) => {

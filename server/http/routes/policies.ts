@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { deletePolicyRule, listPolicyRules, PolicyRuleInput, upsertPolicyRule } from '../../circulation/policy.js';
 import type { AppDeps } from '../app.js';
-import { allow, staffOnly } from '../auth.js';
+import { ADMIN_SESSION, STAFF_SESSION } from '../auth.js';
 import { problems } from '../problem.js';
-import { IdParam, json, ok, SESSION } from '../schemas/common.js';
+import { IdParam, json, ok } from '../schemas/common.js';
 import { router } from '../env.js';
 
 const count = z.number().int().nullable();
@@ -21,15 +21,14 @@ export function policyRoutes(deps: AppDeps) {
   const { db, circulation } = deps;
   const app = router();
   const tags = ['policies'];
-  const admin = { security: SESSION, middleware: allow('admin') };
 
   app.openapi(createRoute({
-    method: 'get', path: '/policies', tags, summary: 'List the circulation rules', security: SESSION, middleware: staffOnly(),
+    method: 'get', path: '/policies', tags, summary: 'List the circulation rules', ...STAFF_SESSION,
     responses: { 200: ok(z.object({ policies: z.array(PolicyRuleSchema) }).openapi('PolicyRuleList'), 'every rule'), ...problems(401, 403) },
   }), (c) => c.json({ policies: listPolicyRules(db) }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/policies', tags, summary: 'Create or replace the rule of one branch × category × item type key', ...admin,
+    method: 'post', path: '/policies', tags, summary: 'Create or replace the rule of one branch × category × item type key', ...ADMIN_SESSION,
     request: { body: json(PolicyRuleBody) },
     responses: { 200: ok(PolicyRuleSchema, 'the rule as stored'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => {
@@ -39,7 +38,7 @@ export function policyRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'delete', path: '/policies/{id}', tags, summary: 'Delete a rule (the default rule stays)', ...admin,
+    method: 'delete', path: '/policies/{id}', tags, summary: 'Delete a rule (the default rule stays)', ...ADMIN_SESSION,
     request: { params: IdParam },
     responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404, 409) },
   }), (c) => {

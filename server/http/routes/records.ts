@@ -4,10 +4,10 @@ import { listItems } from '../../catalogue/items.js';
 import { systemClock } from '../../clock.js';
 import type { AppDeps } from '../app.js';
 import { API_BASE } from '../types.js';
-import { staffOnly } from '../auth.js';
+import { STAFF_SESSION } from '../auth.js';
 import { problems } from '../problem.js';
 import { ItemListSchema, RecordListSchema, RecordSchema } from '../schemas/catalogue.js';
-import { IdParam, json, ok, Paging, patchOf, SESSION } from '../schemas/common.js';
+import { IdParam, json, ok, Paging, patchOf } from '../schemas/common.js';
 import { router } from '../env.js';
 
 export const RecordCreateBody = RecordInput.strict().openapi('RecordCreate');
@@ -32,7 +32,7 @@ export function recordRoutes(deps: AppDeps) {
   }), (c) => c.json(searchRecords(db, c.req.valid('query')), 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/records', tags: ['catalogue'], summary: 'Create a record', security: SESSION, middleware: staffOnly(),
+    method: 'post', path: '/records', tags: ['catalogue'], summary: 'Create a record', ...STAFF_SESSION,
     request: { body: json(RecordCreateBody) },
     responses: { 201: ok(RecordSchema, 'the new record'), ...problems(400, 401, 403, 422) },
   }), (c) => {
@@ -48,7 +48,7 @@ export function recordRoutes(deps: AppDeps) {
   }), (c) => c.json(getRecord(db, c.req.valid('param').id), 200));
 
   app.openapi(createRoute({
-    method: 'patch', path: '/records/{id}', tags: ['catalogue'], summary: 'Change some fields of a record', security: SESSION, middleware: staffOnly(),
+    method: 'patch', path: '/records/{id}', tags: ['catalogue'], summary: 'Change some fields of a record', ...STAFF_SESSION,
     request: { params: IdParam, body: json(RecordPatchBody) },
     responses: { 200: ok(RecordSchema, 'the changed record'), ...problems(400, 401, 403, 404, 422) },
   }), (c) => c.json(updateRecord(db, c.req.valid('param').id, c.req.valid('json'), clock.now()), 200));

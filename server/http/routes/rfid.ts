@@ -5,10 +5,10 @@ import { receiptText } from '../../rfid/receipt.js';
 import { smtpMailer } from '../../mail.js';
 import type { ReaderInfo } from '../../rfid/directory.js';
 import type { AppDeps } from '../app.js';
-import { allow, staffOnly } from '../auth.js';
+import { STAFF_SESSION, allow } from '../auth.js';
 import { actorOf, router, type Principal } from '../env.js';
 import { HttpProblem, problems } from '../problem.js';
-import { Code, json, ok, SESSION, SESSION_OR_DEVICE } from '../schemas/common.js';
+import { Code, json, ok, SESSION_OR_DEVICE } from '../schemas/common.js';
 
 const ReaderParam = z.object({ readerId: z.string().min(1).max(64).openapi({ param: { name: 'readerId', in: 'path' } }) });
 const SessionParam = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
@@ -27,7 +27,6 @@ export function rfidRoutes(deps: AppDeps) {
   // One SMTP transport for the receipts, made with the routes, not one per receipt.
   const mailer = deps.config.mail.smtpUrl ? smtpMailer(deps.config.mail.smtpUrl, deps.config.mail.from) : null;
   const app = router();
-  const staff = { security: SESSION, middleware: staffOnly() };
   const staffOrKiosk = { security: SESSION_OR_DEVICE, middleware: allow('admin', 'librarian', 'kiosk') };
   const feature = () => {
     if (!deps.rfid) throw new HttpProblem(503, 'RFID_UNAVAILABLE', 'the RFID feature is not running');
@@ -47,7 +46,7 @@ export function rfidRoutes(deps: AppDeps) {
   };
 
   app.openapi(createRoute({
-    method: 'get', path: '/rfid/readers', tags: ['rfid'], summary: 'Readers with their role, branch and live status', ...staff,
+    method: 'get', path: '/rfid/readers', tags: ['rfid'], summary: 'Readers with their role, branch and live status', ...STAFF_SESSION,
     responses: { 200: ok(z.object({ readers: z.array(Anything) }), 'every reader'), ...problems(401, 403, 503) },
   }), (c) => {
     const f = feature();
@@ -120,13 +119,13 @@ export function rfidRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'get', path: '/rfid/gate-alarms', tags: ['rfid'], summary: 'Recent security gate alarms, newest first', ...staff,
+    method: 'get', path: '/rfid/gate-alarms', tags: ['rfid'], summary: 'Recent security gate alarms, newest first', ...STAFF_SESSION,
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }) },
     responses: { 200: ok(z.object({ alarms: z.array(Anything) }), 'alarms'), ...problems(400, 401, 403, 503) },
   }), (c) => c.json({ alarms: feature().gates.recent(c.req.valid('query').limit) as unknown as Record<string, unknown>[] }, 200));
 
   app.openapi(createRoute({
-    method: 'post', path: '/rfid/intake/{readerId}/program', tags: ['rfid'], ...staff,
+    method: 'post', path: '/rfid/intake/{readerId}/program', tags: ['rfid'], ...STAFF_SESSION,
     summary: "Programs the one tag on an intake station with an item's ISO 28560-3 data, verifies it and binds its UID to the item",
     request: { params: ReaderParam, body: json(z.strictObject({ barcode: Code, overwrite: z.boolean().default(false), partsInSet: z.number().int().min(1).max(255).default(1), partNumber: z.number().int().min(1).max(255).default(1) })) },
     responses: { 200: ok(Anything, 'the programmed, verified tag'), ...problems(401, 403, 404, 409, 422, 502, 503) },
@@ -138,7 +137,7 @@ export function rfidRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/rfid/inventory', tags: ['rfid'], summary: 'Starts an inventory sweep with a wand over a shelf range', ...staff,
+    method: 'post', path: '/rfid/inventory', tags: ['rfid'], summary: 'Starts an inventory sweep with a wand over a shelf range', ...STAFF_SESSION,
     request: { body: json(z.strictObject({ readerId: z.string().min(1).max(64), from: Shelf, to: Shelf, branchId: z.string().min(1).max(64).optional() })) },
     responses: { 201: ok(Anything, 'the open session'), ...problems(401, 403, 404, 409, 422, 503) },
   }), (c) => {
@@ -148,7 +147,7 @@ export function rfidRoutes(deps: AppDeps) {
   });
 
   app.openapi(createRoute({
-    method: 'post', path: '/rfid/inventory/{id}/finish', tags: ['rfid'], summary: 'Ends a sweep: found, missing, misplaced and wrong-status items', ...staff,
+    method: 'post', path: '/rfid/inventory/{id}/finish', tags: ['rfid'], summary: 'Ends a sweep: found, missing, misplaced and wrong-status items', ...STAFF_SESSION,
     request: { params: InventoryParam },
     responses: { 200: ok(Anything, 'the inventory report'), ...problems(400, 401, 403, 404, 503) },
   }), (c) => {
