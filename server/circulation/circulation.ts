@@ -121,8 +121,9 @@ const PATRON_WITH_EXTRAS = `SELECT p.id, p.card_number, p.name, p.category, p.ex
 /** An item as circulation sees one: what its rules and results read, and the title. */
 type CircItem = Pick<ItemRow, 'id' | 'record_id' | 'barcode' | 'home_branch' | 'current_branch' | 'location' | 'call_number' | 'item_type'
   | 'status' | 'transit_to' | 'price_cents'> & { title: string };
-const CIRC_ITEM = `SELECT item.id, item.record_id, item.barcode, item.home_branch, item.current_branch, item.location, item.call_number,
-  item.item_type, item.status, item.transit_to, item.price_cents, record.title FROM item JOIN record ON record.id = item.record_id`;
+const CIRC_ITEM_COLUMNS = `item.id, item.record_id, item.barcode, item.home_branch, item.current_branch, item.location, item.call_number,
+  item.item_type, item.status, item.transit_to, item.price_cents, record.title`;
+const CIRC_ITEM = `SELECT ${CIRC_ITEM_COLUMNS} FROM item JOIN record ON record.id = item.record_id`;
 const LOAN_COLUMNS = 'id, item_id, patron_id, branch_id, checked_out_at, due_at, renewals, closed_at';
 /**
  * An item as an operation starts from: the item, its open loan if any (l_*), whether a hold is trapped
@@ -133,8 +134,7 @@ type ItemState = CircItem & {
   l_id: number | null; l_patron_id: number | null; l_branch_id: string | null; l_checked_out_at: string | null; l_due_at: string | null;
   l_renewals: number | null; held: 0 | 1; record_holds: 0 | 1;
 };
-const ITEM_STATE = `SELECT item.id, item.record_id, item.barcode, item.home_branch, item.current_branch, item.location, item.call_number,
-  item.item_type, item.status, item.transit_to, item.price_cents, record.title,
+const ITEM_STATE = `SELECT ${CIRC_ITEM_COLUMNS},
   loan.id AS l_id, loan.patron_id AS l_patron_id, loan.branch_id AS l_branch_id, loan.checked_out_at AS l_checked_out_at,
   loan.due_at AS l_due_at, loan.renewals AS l_renewals,
   EXISTS (SELECT 1 FROM hold WHERE hold.item_id = item.id AND hold.status IN ('in_transit', 'ready')) AS held,
@@ -754,9 +754,9 @@ export class Circulation {
   }
 
   itemCirculation(itemId: number): ItemCirculation {
-    const item = this.s.itemById.get(itemId) as CircItem;
-    const open = this.s.openLoanByItem.get(itemId) as LoanRow | undefined;
-    const next = (this.s.trappedHoldForItem.get(itemId) ?? this.s.firstWaitingHold.get(item.record_id, this.clock.now().toISOString())) as HoldRow | undefined;
+    const item = this.s.itemStateById.get(itemId) as ItemState;
+    const open = openLoanOf(item);
+    const next = this.trappedHold(item) ?? (item.record_holds ? this.s.firstWaitingHold.get(item.record_id, this.clock.now().toISOString()) as HoldRow | undefined : undefined);
     return {
       loan: open ? this.loanView(open.id) : null,
       holdQueueLength: (this.s.activeHoldsOnRecord.get(item.record_id) as { n: number }).n,
@@ -826,7 +826,6 @@ function prepare(db: Db) {
     loanCounts: q('SELECT count(*) AS loans, coalesce(sum(due_at < ?), 0) AS overdue FROM loan INDEXED BY loan_patron WHERE patron_id = ? AND closed_at IS NULL'),
     holdCounts: q(`SELECT coalesce(sum(status IN ('waiting', 'in_transit')), 0) AS waiting, coalesce(sum(status = 'ready'), 0) AS ready,
       count(*) AS active FROM hold WHERE patron_id = ? AND ${ACTIVE_HOLD}`),
-    openLoanByItem: q(`SELECT ${LOAN_COLUMNS} FROM loan WHERE item_id = ? AND closed_at IS NULL`),
     openLoansOfPatron: q(`SELECT ${LOAN_COLUMNS} FROM loan INDEXED BY loan_patron WHERE patron_id = ? AND closed_at IS NULL ORDER BY due_at`),
     patronHasRecordOnLoan: q('SELECT 1 FROM loan INDEXED BY loan_patron JOIN item ON item.id = loan.item_id WHERE loan.patron_id = ? AND item.record_id = ? AND loan.closed_at IS NULL'),
     insertLoan: q('INSERT INTO loan (item_id, patron_id, branch_id, checked_out_at, due_at, channel) VALUES (?, ?, ?, ?, ?, ?)'),

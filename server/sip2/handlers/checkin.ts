@@ -34,7 +34,7 @@ function giveBack(req: RequestFor<'09'>, x: Exchange): ResponseFor<'10'> {
   if (item && req.cancel === 'Y') return { ...checkin.refuse(req, x.now, x.say(TEXTS.CHECKIN_CANCEL_UNSUPPORTED)), titleIdentifier: item.title };
   let returnedAt = returnDate(req, x);
   if (item && (x.account.holdsBlockCheckin || returnedAt)) {
-    const itemFields = itemFieldsOf(x, { item_type: item.item_type, title: item.title, home_branch: item.home_branch, location: item.location, call_number: item.call_number });
+    const itemFields = itemFieldsOf(x, item);
     const circ = x.circulation.itemCirculation(item.id);
     if (x.account.holdsBlockCheckin && circ.nextHold) {
       return {
