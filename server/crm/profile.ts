@@ -1,4 +1,4 @@
-import type { Db } from '../store/db.js';
+import { statement, type Db } from '../store/db.js';
 import { CLC_NAMES } from '../catalogue/classification.js';
 import { getPatron, type Patron } from '../patrons/patrons.js';
 import { patronServices, type PatronServiceView } from './services.js';
@@ -42,7 +42,7 @@ export interface Consent {
 }
 
 export function consentOf(db: Db, patronId: number): Consent {
-  const c = db.prepare('SELECT * FROM patron_consent WHERE patron_id = ?').get(patronId) as Record<string, number | string> | undefined;
+  const c = statement(db, 'SELECT * FROM patron_consent WHERE patron_id = ?').get(patronId) as Record<string, number | string> | undefined;
   // No row: the defaults of migration 002 (service messages only).
   if (!c) return { readingHistory: false, profiling: false, marketing: false, channels: { email: true, sms: false, inApp: true }, updatedAt: null };
   return {

@@ -12,10 +12,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Statement } from 'better-sqlite3';
 import { SIM_CAMERA_ID, simCameraPort } from '../../firmware-sim/cameras/port.js';
 import { DomainError } from '../errors.js';
-import type { Db } from '../store/db.js';
+import { statement, type Db } from '../store/db.js';
 import { audit } from '../store/audit.js';
 
 export const CAMERA_URL_FIELDS = ['snapshotUrl', 'mjpegUrl', 'hlsUrl'] as const;
@@ -66,11 +65,8 @@ function toCamera(r: Row): Camera {
 const view = (c: Camera): CameraView => ({ id: c.id, name: c.name, snapshotUrl: c.snapshotUrl, mjpegUrl: c.mjpegUrl, hlsUrl: c.hlsUrl });
 const showable = (c: CameraView) => !!(c.snapshotUrl || c.mjpegUrl || c.hlsUrl);
 
-const statements = new WeakMap<Db, Statement>();
 function allRows(db: Db): Row[] {
-  let s = statements.get(db);
-  if (!s) statements.set(db, (s = db.prepare("SELECT id, kind, branch_id, zone_id, name, config, created_at FROM device WHERE kind = 'camera' ORDER BY id")));
-  return s.all() as Row[];
+  return statement(db, "SELECT id, kind, branch_id, zone_id, name, config, created_at FROM device WHERE kind = 'camera' ORDER BY id").all() as Row[];
 }
 
 /** Every camera (also those with no URL that passes, for the admins to mend), ordered by id. */

@@ -66,6 +66,22 @@ export function migrate(db: Db, migrations = listMigrations()): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+const statementCache = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * The prepared statement for this SQL text on this connection, prepared once (preparing costs several
+ * times what running a simple statement does). For fixed SQL on paths that run it again and again;
+ * each use gets it back in its default mode (objects, not plucked or raw).
+ */
+export function statement(db: Db, sql: string): Database.Statement {
+  let cache = statementCache.get(db);
+  if (!cache) statementCache.set(db, (cache = new Map()));
+  let s = cache.get(sql);
+  if (!s) cache.set(sql, (s = db.prepare(sql)));
+  else if (s.reader) s.pluck(false).raw(false);
+  return s;
+}
+
 export function getSetting<T>(db: Db, key: string, fallback: T): T {
   const row = db.prepare('SELECT value FROM setting WHERE key = ?').get(key) as { value: string } | undefined;
   return row ? (JSON.parse(row.value) as T) : fallback;

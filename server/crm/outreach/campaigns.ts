@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { DomainError, notFound } from '../../errors.js';
-import type { Db } from '../../store/db.js';
+import { statement, type Db } from '../../store/db.js';
 import { AudienceSpec } from '../audience.js';
 import { CHANNELS, type ChannelName, type ChannelRegistry, type Recipient } from './channel.js';
 import { consentRefusal, recentMessages, throttleWindowStart, type SkipReason, type ThrottlePolicy } from './consent.js';
@@ -95,7 +95,7 @@ export function createCampaign(db: Db, input: CampaignInput, actor: string, now:
 }
 
 export function getCampaign(db: Db, id: number): Campaign {
-  const row = db.prepare('SELECT * FROM campaign WHERE id = ?').get(id) as CampaignRow | undefined;
+  const row = statement(db, 'SELECT * FROM campaign WHERE id = ?').get(id) as CampaignRow | undefined;
   if (!row) throw notFound('campaign', id);
   return toCampaign(row);
 }
@@ -160,7 +160,7 @@ export interface RunSummary {
 }
 
 export function recipientOf(db: Db, patronId: number): Recipient | null {
-  const r = db.prepare('SELECT id, name, email, phone FROM patron WHERE id = ?').get(patronId) as { id: number; name: string; email: string | null; phone: string | null } | undefined;
+  const r = statement(db, 'SELECT id, name, email, phone FROM patron WHERE id = ?').get(patronId) as { id: number; name: string; email: string | null; phone: string | null } | undefined;
   return r ? { patronId: r.id, name: r.name, email: r.email, phone: r.phone } : null;
 }
 

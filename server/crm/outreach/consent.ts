@@ -1,5 +1,5 @@
 import { addDays, localDate, zonedTimeToUtc } from '../../circulation/calendar.js';
-import type { Db } from '../../store/db.js';
+import { statement, type Db } from '../../store/db.js';
 import { consentOf, type Consent } from '../profile.js';
 import type { ChannelName } from './channel.js';
 
@@ -20,7 +20,7 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 const CHANNEL_CONSENT: Record<ChannelName, keyof Consent['channels']> = { email: 'email', sms: 'sms', messaging_app: 'sms', in_app: 'inApp' };
 
 export function optedOut(db: Db, patronId: number, scope: string): boolean {
-  return db.prepare('SELECT 1 FROM outreach_opt_out WHERE patron_id = ? AND scope = ?').get(patronId, scope) !== undefined;
+  return statement(db, 'SELECT 1 FROM outreach_opt_out WHERE patron_id = ? AND scope = ?').get(patronId, scope) !== undefined;
 }
 
 /** Why this patron may not get a campaign of this kind on this channel, or null when they may. */
@@ -70,6 +70,6 @@ export function throttleWindowStart(policy: ThrottlePolicy, now: Date, timeZone:
 
 /** Messages queued or sent to the patron since the window start (what the cap counts). */
 export function recentMessages(db: Db, patronId: number, sinceIso: string): number {
-  return (db.prepare(`SELECT count(*) AS n FROM campaign_message WHERE patron_id = ? AND status IN ('queued', 'sent')
+  return (statement(db, `SELECT count(*) AS n FROM campaign_message WHERE patron_id = ? AND status IN ('queued', 'sent')
       AND coalesce(sent_at, created_at) >= ?`).get(patronId, sinceIso) as { n: number }).n;
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../../store/db.js';
+import { statement, type Db } from '../../store/db.js';
 import { getCampaign, recipientOf, type Campaign, type OutreachContext } from './campaigns.js';
 import type { Channel, ChannelName, Delivery } from './channel.js';
 import { consentRefusal, mayPersonalise, type SkipReason } from './consent.js';
@@ -127,7 +127,7 @@ export class Deliverer {
     const unsubscribeUrl = optOut('marketing');
     const subject = render(subjectTemplate, values);
     const text = `${render(bodyTemplate, values)}\n\n${footer({ optOutKind: optOut(campaign.kind), optOutAll: unsubscribeUrl, nonPersonalised: personalised ? optOut('personalisation') : null })}\n`;
-    db.prepare(`UPDATE campaign_message SET variant = ?, recipient = ?, subject = ?, body = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?`)
+    statement(db, `UPDATE campaign_message SET variant = ?, recipient = ?, subject = ?, body = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?`)
       .run(personalised ? 'personalised' : 'generic', to, subject, text, now.toISOString(), m.id);
 
     await this.pace(channel);
@@ -154,9 +154,9 @@ export class Deliverer {
       db.transaction(() => {
         this.finish(m.id, 'sent', null, { ref: delivery.ref, sentAt: ts });
         const run = m.run_id === null ? undefined
-          : db.prepare('SELECT trigger, actor FROM campaign_run WHERE id = ?').get(m.run_id) as { trigger: string; actor: string } | undefined;
+          : statement(db, 'SELECT trigger, actor FROM campaign_run WHERE id = ?').get(m.run_id) as { trigger: string; actor: string } | undefined;
         const staff = run?.trigger === 'manual' && run.actor.startsWith('staff:') ? run.actor.slice('staff:'.length) : null;
-        db.prepare(`INSERT INTO communication (patron_id, at, channel, direction, staff, summary, ref) VALUES (?, ?, ?, 'out', ?, ?, ?)`)
+        statement(db, `INSERT INTO communication (patron_id, at, channel, direction, staff, summary, ref) VALUES (?, ?, ?, 'out', ?, ?, ?)`)
           .run(m.patron_id, ts, COMMUNICATION_CHANNEL[m.channel], staff, `${campaign.name}: ${subject}`.slice(0, 500), `campaign-message:${m.id}`);
         this.deps.ctx.rules[campaign.kind]?.onSent?.(db, campaign, { id: m.id, patronId: m.patron_id, channel: m.channel }, now);
       })();
@@ -168,7 +168,7 @@ export class Deliverer {
       this.finish(m.id, 'failed', 'SEND_FAILED', { error: delivery.error });
     } else {
       const wait = retry.backoffMs[Math.min(attempts - 1, retry.backoffMs.length - 1)] ?? 60_000;
-      db.prepare('UPDATE campaign_message SET error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?')
+      statement(db, 'UPDATE campaign_message SET error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?')
         .run(delivery.error, new Date(now.getTime() + wait).toISOString(), ts, m.id);
     }
   }
@@ -179,15 +179,15 @@ export class Deliverer {
 
   private finish(id: number, status: 'sent' | 'failed' | 'skipped', reason: string | null, o: { error?: string; ref?: string | null; sentAt?: string }): void {
     const { db, clock } = this.deps.ctx;
-    db.prepare(`UPDATE campaign_message SET status = ?, reason = ?, error = ?, provider_ref = ?, sent_at = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?`)
+    statement(db, `UPDATE campaign_message SET status = ?, reason = ?, error = ?, provider_ref = ?, sent_at = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?`)
       .run(status, reason, o.error ?? null, o.ref ?? null, o.sentAt ?? null, clock.now().toISOString(), id);
   }
 }
 
 /** The profile placeholders (templates.ts PROFILE_FIELDS); used only in the personalised variant. */
 function profileValues(db: Db, patronId: number): TemplateValues {
-  const profile = db.prepare('SELECT tier, cluster FROM patron_profile WHERE patron_id = ?').get(patronId) as { tier: string | null; cluster: string | null } | undefined;
-  const titles = (db.prepare(`SELECT r.title FROM patron_recommendation pr JOIN record r ON r.id = pr.record_id WHERE pr.patron_id = ? ORDER BY pr.rank LIMIT 3`)
+  const profile = statement(db, 'SELECT tier, cluster FROM patron_profile WHERE patron_id = ?').get(patronId) as { tier: string | null; cluster: string | null } | undefined;
+  const titles = (statement(db, `SELECT r.title FROM patron_recommendation pr JOIN record r ON r.id = pr.record_id WHERE pr.patron_id = ? ORDER BY pr.rank LIMIT 3`)
     .pluck().all(patronId) as string[]);
   return { interest: profile?.cluster ?? null, tier: profile?.tier ?? null, recommendations: titles.length ? titles.map((t) => `《${t}》`).join(' ') : null };
 }
