@@ -46,19 +46,20 @@ const suite: BenchSuite = {
       const circ = new Circulation(db, clock);
       const core = coreRunner(circ, lib, clock, seed);
       const sql = sqlRunner(db, circ, lib, clock, seed);
-      await core.sequential(Math.min(pairs, 1000)); // warm-up: JIT, page cache, statement caches
+      const warm = Math.min(pairs, 1000);
+      await core.run(warm, 1); // warm-up: JIT, page cache, statement caches
       sql.calibrate();
-      await sql.sequential(Math.min(pairs, 1000));
-      await core.concurrent(Math.min(pairs, 1000), clients);
-      await sql.concurrent(Math.min(pairs, 1000), clients);
+      await sql.run(warm, 1);
+      await core.run(warm, clients);
+      await sql.run(warm, clients);
 
       const seq = { core: [] as Round[], sql: [] as Round[] };
       const con = { core: [] as Round[], sql: [] as Round[] };
       for (let i = 0; i < rounds; i++) {
-        con.core.push(await core.concurrent(pairs, clients));
-        con.sql.push(await sql.concurrent(pairs, clients));
-        seq.core.push(await core.sequential(pairs));
-        seq.sql.push(await sql.sequential(pairs));
+        con.core.push(await core.run(pairs, clients));
+        con.sql.push(await sql.run(pairs, clients));
+        seq.core.push(await core.run(pairs, 1));
+        seq.sql.push(await sql.run(pairs, 1));
         const r = (x: Round[]) => Math.round(x[i]!.pairsPerS);
         log(`round ${i + 1}/${rounds}: ${clients} clients: core ${r(con.core)} pairs/s, bare SQL ${r(con.sql)}; one client: core ${r(seq.core)}, bare SQL ${r(seq.sql)}`);
       }
@@ -91,18 +92,28 @@ export default suite;
 
 const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+type Lendable = BuiltLibrary['lendable'][number];
+/** One pair's two operations: the checkout returns what the checkin needs. */
+interface PairOps<C> { checkout(item: Lendable): C; checkin(item: Lendable, out: C): void }
+
 /**
- * Runs `n` pairs as `clients` loops at once, each drawing its own items (no item is in two loops at
- * once), or, with one client, in a plain loop that lets the event loop turn every 100 pairs as a
- * server's does between requests (the checkpointer's messages are heard there).
+ * Runs `n` pairs, timing each checkout. With one client: a plain loop, each operation its own
+ * transaction, letting the event loop turn every 100 pairs as a server's does between requests (the
+ * checkpointer's messages are heard there). With more: `clients` loops at once, each drawing items of
+ * its own (no item is in two loops at once), every operation through the core's group commit.
  */
-async function drive(n: number, clients: number, lendable: BuiltLibrary['lendable'], r: () => number,
-  pair: (item: BuiltLibrary['lendable'][number], i: number) => Promise<number> | number): Promise<Round> {
+async function drive<C>(n: number, clients: number, lendable: Lendable[], r: () => number, ops: PairOps<C>, circ: Circulation): Promise<Round> {
   const checkoutMs = new Float64Array(n);
+  const pair = async (item: Lendable, i: number) => {
+    const t = performance.now();
+    const out = clients <= 1 ? ops.checkout(item) : await circ.write(() => ops.checkout(item));
+    checkoutMs[i] = performance.now() - t;
+    if (clients <= 1) ops.checkin(item, out); else await circ.write(() => ops.checkin(item, out));
+  };
   const started = performance.now();
   if (clients <= 1) {
     for (let i = 0; i < n; i++) {
-      checkoutMs[i] = await pair(lendable[Math.floor(r() * lendable.length)]!, i);
+      await pair(lendable[Math.floor(r() * lendable.length)]!, i);
       if (i % 100 === 99) await yieldTurn();
     }
   } else {
@@ -110,7 +121,7 @@ async function drive(n: number, clients: number, lendable: BuiltLibrary['lendabl
     let next = 0;
     await Promise.all(Array.from({ length: clients }, async (_, c) => {
       const own = lendable.slice(c * per, (c + 1) * per);
-      for (let i = next++; i < n; i = next++) checkoutMs[i] = await pair(own[Math.floor(r() * own.length)]!, i);
+      for (let i = next++; i < n; i = next++) await pair(own[Math.floor(r() * own.length)]!, i);
     }));
   }
   return { pairsPerS: n / ((performance.now() - started) / 1000), checkoutMs };
@@ -121,36 +132,23 @@ function coreRunner(circ: Circulation, lib: BuiltLibrary, clock: ReturnType<type
   const r = rng(seed + 1);
   const kiosk: OpContext = { channel: 'kiosk', branchId: 'main', actor: 'kiosk-main-1' };
   let txn = 0;
-  const checkout = (item: BuiltLibrary['lendable'][number], patron: BuiltLibrary['patrons'][number], id: number) => {
-    const out = circ.checkout({ cardNumber: patron.card_number }, { barcode: item.barcode }, { ...kiosk, txnId: `co-${id}` });
-    if (!out.ok) throw new Error(`checkout of ${item.barcode} by ${patron.card_number} refused: ${out.code}`);
-  };
-  // Returned at its home branch's returns slot, so it is reshelved and the library stays as it was.
-  const checkin = (item: BuiltLibrary['lendable'][number], id: number) => {
-    const back = circ.checkin({ barcode: item.barcode }, { channel: 'kiosk', branchId: item.home_branch, actor: 'returns-1', txnId: `ci-${id}` });
-    if (!back.ok) throw new Error(`checkin of ${item.barcode} refused: ${back.code}`);
-    clock.advance(10);
-  };
-  const patron = () => lib.patrons[Math.floor(r() * lib.patrons.length)]!;
-  return {
-    sequential: (n: number) => drive(n, 1, lib.lendable, r, (item) => {
+  const ops: PairOps<number> = {
+    checkout(item) {
       const id = ++txn;
-      const t = performance.now();
-      checkout(item, patron(), id);
-      const ms = performance.now() - t;
-      checkin(item, id);
-      return ms;
-    }),
-    concurrent: (n: number, clients: number) => drive(n, clients, lib.lendable, r, async (item) => {
-      const id = ++txn;
-      const p = patron();
-      const t = performance.now();
-      await circ.write(() => checkout(item, p, id));
-      const ms = performance.now() - t;
-      await circ.write(() => checkin(item, id));
-      return ms;
-    }),
+      const patron = lib.patrons[Math.floor(r() * lib.patrons.length)]!;
+      const out = circ.checkout({ cardNumber: patron.card_number }, { barcode: item.barcode }, { ...kiosk, txnId: `co-${id}` });
+      if (!out.ok) throw new Error(`checkout of ${item.barcode} by ${patron.card_number} refused: ${out.code}`);
+      return id;
+    },
+    // Returned at its home branch's returns slot, so it is reshelved and the library stays as it was.
+    checkin(item, id) {
+      const back = circ.checkin({ barcode: item.barcode }, { channel: 'kiosk', branchId: item.home_branch, actor: 'returns-1', txnId: `ci-${id}` });
+      if (!back.ok) throw new Error(`checkin of ${item.barcode} refused: ${back.code}`);
+      clock.advance(10);
+    },
   };
+  /** `n` pairs with this many clients (1: sequential). */
+  return { run: (n: number, clients: number) => drive(n, clients, lib.lendable, r, ops, circ) };
 }
 
 /**
@@ -184,10 +182,19 @@ function sqlRunner(db: Db, circ: Circulation, lib: BuiltLibrary, clock: ReturnTy
     insertTxn.run(txnId, 'checkin', payload.checkinResult, ts);
   });
   let txn = 0;
-  const next = () => {
-    const now = clock.now();
-    clock.advance(10);
-    return { patron: lib.patrons[Math.floor(r() * lib.patrons.length)]!, ts: now.toISOString(), dueAt: new Date(now.getTime() + 28 * 86_400_000).toISOString(), id: ++txn };
+  const ops: PairOps<{ loanId: number; patronId: number; ts: string; id: number }> = {
+    checkout(item) {
+      const now = clock.now();
+      clock.advance(10);
+      const patronId = lib.patrons[Math.floor(r() * lib.patrons.length)]!.id;
+      const ts = now.toISOString();
+      const id = ++txn;
+      const loanId = checkout.immediate(item.id, patronId, ts, new Date(now.getTime() + 28 * 86_400_000).toISOString(), `sql-co-${id}`);
+      return { loanId, patronId, ts, id };
+    },
+    checkin(item, { loanId, patronId, ts, id }) {
+      checkin.immediate(item.id, patronId, loanId, item.home_branch, ts, `sql-ci-${id}`);
+    },
   };
   return {
     /** Takes the payload lengths from what the core stored during its warm-up. */
@@ -198,21 +205,7 @@ function sqlRunner(db: Db, circ: Circulation, lib: BuiltLibrary, clock: ReturnTy
       payload.checkoutDetail = filler(avg("SELECT avg(length(detail)) FROM circ_event WHERE op = 'checkout'"));
       payload.checkinDetail = filler(avg("SELECT avg(length(detail)) FROM circ_event WHERE op = 'checkin'"));
     },
-    sequential: (n: number) => drive(n, 1, lib.lendable, r, (item) => {
-      const { patron, ts, dueAt, id } = next();
-      const t = performance.now();
-      const loanId = checkout.immediate(item.id, patron.id, ts, dueAt, `sql-co-${id}`);
-      const ms = performance.now() - t;
-      checkin.immediate(item.id, patron.id, loanId, item.home_branch, ts, `sql-ci-${id}`);
-      return ms;
-    }),
-    concurrent: (n: number, clients: number) => drive(n, clients, lib.lendable, r, async (item) => {
-      const { patron, ts, dueAt, id } = next();
-      const t = performance.now();
-      const loanId = await circ.write(() => checkout.immediate(item.id, patron.id, ts, dueAt, `sql-co-${id}`));
-      const ms = performance.now() - t;
-      await circ.write(() => checkin.immediate(item.id, patron.id, loanId, item.home_branch, ts, `sql-ci-${id}`));
-      return ms;
-    }),
+    /** `n` pairs with this many clients (1: sequential). */
+    run: (n: number, clients: number) => drive(n, clients, lib.lendable, r, ops, circ),
   };
 }
