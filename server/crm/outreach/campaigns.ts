@@ -216,10 +216,9 @@ export function planRun(ctx: OutreachContext, campaign: Campaign, targets: Targe
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const revive = db.prepare(`UPDATE campaign_message SET run_id = ?, status = ?, reason = ?, next_attempt_at = ?, channel = ?, created_at = ?, updated_at = ? WHERE id = ?`);
   return db.transaction((): RunSummary => {
-    const runId = Number(db.prepare(`INSERT INTO campaign_run (campaign_id, trigger, actor, at, audience, queued, skipped) VALUES (?, ?, ?, ?, ?, 0, 0)`)
+    const runId = Number(db.prepare(`INSERT INTO campaign_run (campaign_id, trigger, actor, at, audience) VALUES (?, ?, ?, ?, ?)`)
       .run(campaign.id, trigger, actor, ts, targets.length).lastInsertRowid);
     const summary: RunSummary = { runId, audience: targets.length, queued: 0, skipped: {}, unchanged: 0 };
-    let skippedTotal = 0;
     for (const t of targets) {
       const occasion = t.occasion ?? `manual:${runId}`;
       const before = existing.get(campaign.id, t.patronId, occasion) as { id: number; status: MessageStatus } | undefined;
@@ -228,13 +227,12 @@ export function planRun(ctx: OutreachContext, campaign: Campaign, targets: Targe
       if (why && before) { summary.unchanged++; continue; } // still skipped: its row says so already
       if (before) revive.run(runId, 'queued', null, ts, campaign.channel, ts, ts, before.id);
       else insert.run(campaign.id, runId, t.patronId, occasion, campaign.channel, why ? 'skipped' : 'queued', why, why ? null : ts, ts, ts);
-      if (why) { summary.skipped[why] = (summary.skipped[why] ?? 0) + 1; skippedTotal++; } else summary.queued++;
+      if (why) summary.skipped[why] = (summary.skipped[why] ?? 0) + 1; else summary.queued++;
     }
-    if (summary.queued + skippedTotal === 0) {
-      db.prepare('DELETE FROM campaign_run WHERE id = ?').run(runId);
+    if (summary.queued === 0 && Object.keys(summary.skipped).length === 0) {
+      db.prepare('DELETE FROM campaign_run WHERE id = ?').run(runId); // it wrote nothing
       return { ...summary, runId: null };
     }
-    db.prepare('UPDATE campaign_run SET queued = ?, skipped = ? WHERE id = ?').run(summary.queued, skippedTotal, runId);
     return summary;
   }).immediate();
 }
